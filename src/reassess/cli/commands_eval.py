@@ -42,11 +42,11 @@ def evaluate(model: str, data: str, out: Path, options, *, quiet: bool = False) 
     from reassess.inference.runner import environment_info, resolve_device, run_inference
     from reassess.models.registry import create_model, model_families
 
+    if model.partition(":")[0] not in model_families():
+        create_model(model)  # raises the error listing accepted specs
     dataset = parse_data_spec(data)
     if not dataset.has_images:
         raise UserError(f"data spec {data!r} names no image folder; e.g. imagenet-val:/data/val")
-    if model.partition(":")[0] not in model_families():
-        create_model(model)  # raises the error listing accepted specs
     run = RunDir(out)
     existing = _check_same_run(run, model, data)
     if existing and existing.get("status") == "complete" and run.predictions_file.exists():

@@ -21,7 +21,7 @@ def build_samples(root: Path | None, spec: str) -> Dataset:
 
     rows = materialize_samples(root or cache_dir("samples"))
     ids = [r[0] for r in rows]
-    valid = LabelSets.from_lists("multilabel", ids, [r[3] for r in rows])
+    valid = LabelSets.from_lists("valid_labels", ids, [r[3] for r in rows])
     return Dataset(
         "samples",
         spec,
@@ -29,5 +29,5 @@ def build_samples(root: Path | None, spec: str) -> Dataset:
         labels=np.array([r[2] for r in rows], dtype=np.int32),
         paths=[r[1] for r in rows],
         root=root or cache_dir("samples"),
-        label_set_loaders={"multilabel": lambda: valid},
+        label_set_loaders={"valid_labels": lambda: valid},
     )

@@ -1,0 +1,57 @@
+"""Shared fixtures: small real photos in the layouts reassess reads, and shipped real predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own reassess cache (sample photos, embeddings) unless it shares one."""
+    monkeypatch.setenv("REASSESS_CACHE", str(tmp_path_factory.getbasetemp() / "reassess-cache"))
+
+
+def skimage_photo(name: str) -> Image.Image:
+    import skimage.data
+
+    return Image.fromarray(getattr(skimage.data, name)())
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    """A class folder (wnid and index names) with real photos and the usual kinds of bad file."""
+    root = tmp_path / "photos"
+    cat, coffee = root / "n02123045", root / "967"  # tabby (281), espresso (967)
+    cat.mkdir(parents=True)
+    coffee.mkdir()
+    chelsea, espresso = skimage_photo("chelsea"), skimage_photo("coffee")
+    chelsea.save(cat / "chelsea.jpg", quality=95)
+    espresso.save(coffee / "coffee.JPEG", quality=95)
+    espresso.convert("CMYK").save(coffee / "coffee_cmyk.jpg")
+    espresso.convert("L").save(coffee / "coffee_gray.jpg")
+    espresso.save(coffee / "png_named.JPEG", format="PNG")
+    data = (coffee / "coffee.JPEG").read_bytes()
+    (coffee / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (coffee / "not_an_image.jpg").write_bytes(b"this is text, not a JPEG")
+    return root
+
+
+@pytest.fixture(scope="session")
+def shipped_resnet50_predictions() -> Path:
+    from reassess.labels.resources import data_file
+
+    return data_file("resnet50_cleanlab_val_predictions.parquet")
+
+
+@pytest.fixture(scope="session")
+def val_labels() -> np.ndarray:
+    from reassess.datasets.imagenet import val_labels
+
+    return val_labels()
