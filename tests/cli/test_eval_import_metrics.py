@@ -10,7 +10,9 @@ import pytest
 def reassess(*args, check=True):
     result = subprocess.run(
         [sys.executable, "-m", "reassess.cli.main", *map(str, args)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"reassess {args} failed:\n{result.stdout}\n{result.stderr}")
@@ -19,14 +21,21 @@ def reassess(*args, check=True):
 
 def test_import_then_metrics_recomputes_the_same_numbers(tmp_path, shipped_resnet50_predictions):
     run = tmp_path / "resnet50"
-    out = reassess("import", shipped_resnet50_predictions, "--data", "imagenet-val", "--out", run, "--json")
+    out = reassess(
+        "import", shipped_resnet50_predictions, "--data", "imagenet-val", "--out", run, "--json"
+    )
     imported = json.loads(out.stdout)
     assert imported["top1"]["value"] == pytest.approx(0.72732)
     assert imported["top1"]["n"] == 50_000
     lo, hi = imported["top1"]["ci95"]
     assert lo < 0.72732 < hi and hi - lo < 0.01
     assert imported["real_top1"]["n"] == 46_837
-    assert {p.name for p in run.iterdir()} >= {"run.json", "predictions.parquet", "metrics.json", "per_class.csv"}
+    assert {p.name for p in run.iterdir()} >= {
+        "run.json",
+        "predictions.parquet",
+        "metrics.json",
+        "per_class.csv",
+    }
     again = json.loads(reassess("metrics", run, "--json").stdout)
     assert again == imported
     info = json.loads((run / "run.json").read_text())
@@ -37,29 +46,52 @@ def test_import_then_metrics_recomputes_the_same_numbers(tmp_path, shipped_resne
 
 def test_eval_on_a_folder_writes_a_complete_run(tmp_path, photo_folder):
     run = tmp_path / "run"
-    out = reassess("eval", "--model", "lite0", "--data", f"folder:{photo_folder}", "--out", run,
-                   "--workers", "0", "--batch-size", "4", "--no-progress")
+    out = reassess(
+        "eval",
+        "--model",
+        "lite0",
+        "--data",
+        f"folder:{photo_folder}",
+        "--out",
+        run,
+        "--workers",
+        "0",
+        "--batch-size",
+        "4",
+        "--no-progress",
+    )
     assert "2 unreadable images skipped" in out.stdout
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "complete" and info["num_predictions"] == 5
     assert info["preprocessing"]["interpolation"] == "bicubic"
     assert info["images_per_second"] > 0 and info["environment"]["torch"]
-    assert {r["sample_id"] for r in info["skipped"]} == {"967/truncated.jpg", "967/not_an_image.jpg"}
+    assert {r["sample_id"] for r in info["skipped"]} == {
+        "967/truncated.jpg",
+        "967/not_an_image.jpg",
+    }
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["top1"]["n"] == 5 and metrics["top1"]["value"] >= 0.8
     assert not (run / "parts").exists()
     # a second eval into the same folder does not rerun the model
     again = reassess("eval", "--model", "lite0", "--data", f"folder:{photo_folder}", "--out", run)
     assert "already complete" in again.stdout
-    other = reassess("eval", "--model", "lite1", "--data", f"folder:{photo_folder}", "--out", run, check=False)
+    other = reassess(
+        "eval", "--model", "lite1", "--data", f"folder:{photo_folder}", "--out", run, check=False
+    )
     assert other.returncode == 2 and "holds a run of lite0" in other.stderr
 
 
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["eval", "--model", "resnet", "--data", "samples", "--out", "x"], "unknown model spec 'resnet'"),
-        (["eval", "--model", "lite0", "--data", "coco:/x", "--out", "x"], "unknown data spec 'coco:/x'"),
+        (
+            ["eval", "--model", "resnet", "--data", "samples", "--out", "x"],
+            "unknown model spec 'resnet'",
+        ),
+        (
+            ["eval", "--model", "lite0", "--data", "coco:/x", "--out", "x"],
+            "unknown data spec 'coco:/x'",
+        ),
         (["metrics", "/no/such/run"], "not a run folder"),
     ],
 )

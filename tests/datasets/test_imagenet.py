@@ -3,7 +3,6 @@ import pytest
 
 from reassess.datasets import DataSpecError, parse_data_spec
 from reassess.datasets.imagenet import imagenetv2_multilabel_sets, val_file_name
-
 from tests.conftest import skimage_photo
 
 

@@ -20,7 +20,9 @@ def test_bad_images_are_decoded_or_skipped_and_named(photo_folder, lite0, tmp_pa
     data = parse_data_spec(f"folder:{photo_folder}")
     result = run_inference(lite0, data, RunDir(tmp_path / "run"), _options())
     ids = result.predictions.sample_ids.tolist()
-    assert ids == [s for s in data.sample_ids.tolist() if "truncated" not in s and "not_an" not in s]
+    assert ids == [
+        s for s in data.sample_ids.tolist() if "truncated" not in s and "not_an" not in s
+    ]
     assert {r["sample_id"] for r in result.skipped} == {"967/truncated.jpg", "967/not_an_image.jpg"}
     top1 = dict(zip(ids, result.predictions.top1.tolist(), strict=True))
     # CMYK, grayscale and a PNG named .JPEG all decode to the espresso they show

@@ -9,7 +9,6 @@ from reassess.labels.resources import load_json
 from reassess.metrics import per_class_accuracy, set_accuracy, topk_accuracy
 from reassess.metrics.suite import compute_metrics
 from reassess.store.predictions import Predictions
-
 from tests.conftest import SHARED_DATA
 
 
@@ -49,12 +48,14 @@ def test_real_accuracy_equals_plain_computation_from_real_json(val_labels):
 
 
 def test_original_labels_score_90_percent_real_accuracy(val_labels):
-    """"Are we done with ImageNet?": the original labels are 90.0% ReaL-accurate (Table 1 / Sec. 3)."""
+    """ "Are we done with ImageNet?": the original labels are 90.0% ReaL-accurate (Table 1 / Sec. 3)."""
     acc = set_accuracy(val_labels, real_label_sets())
     assert round(acc.value, 3) == 0.900
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "reassessed-imagenet").exists(), reason="../shared/data absent")
+@pytest.mark.skipif(
+    not (SHARED_DATA / "reassessed-imagenet").exists(), reason="../shared/data absent"
+)
 def test_shipped_real_labels_equal_source():
     source = json.loads((SHARED_DATA / "reassessed-imagenet" / "real.json").read_text())
     assert load_json("real.json.gz") == source

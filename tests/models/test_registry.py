@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from reassess.models import ModelSpecError, create_model, model_families
-
 from tests.conftest import skimage_photo
 
 
@@ -17,7 +16,11 @@ def test_lite0_recognises_real_photos():
     assert model.data_config["mean"] == (0.5, 0.5, 0.5) and model.data_config["crop_pct"] == 0.875
     assert model.data_config["interpolation"] == "bicubic"
     assert model.details["tensors_loaded"] == 247
-    assert sorted(_top3(model, skimage_photo("chelsea"))) == [281, 282, 285]  # tabby, tiger, Egyptian
+    assert sorted(_top3(model, skimage_photo("chelsea"))) == [
+        281,
+        282,
+        285,
+    ]  # tabby, tiger, Egyptian
     assert _top3(model, skimage_photo("coffee"))[0] == 967  # espresso
 
 

@@ -14,7 +14,9 @@ def val():
     return parse_data_spec("imagenet-val")
 
 
-def test_shipped_resnet50_joined_on_file_names_gives_published_top1(val, shipped_resnet50_predictions):
+def test_shipped_resnet50_joined_on_file_names_gives_published_top1(
+    val, shipped_resnet50_predictions
+):
     """cleanlab's file is in wnid-folder order; joining on names must give 72.732% top-1."""
     preds = import_predictions(shipped_resnet50_predictions, val)
     assert len(preds) == 50_000
@@ -42,7 +44,9 @@ def test_csv_rows_are_joined_on_names_not_position(tmp_path, val):
     rng = np.random.default_rng(0)
     order = rng.permutation(50_000)
     preds = rng.integers(0, 1000, 50_000)
-    table = pa.table({"file_name": [f"val/x/{names[i]}" for i in order], "prediction": preds[order]})
+    table = pa.table(
+        {"file_name": [f"val/x/{names[i]}" for i in order], "prediction": preds[order]}
+    )
     pa.csv.write_csv(table, tmp_path / "p.csv")
     got = import_predictions(tmp_path / "p.csv", val)
     assert (got.top1 == preds).all()
@@ -76,7 +80,9 @@ def test_bad_npy_files_get_one_line_errors(tmp_path, val, make, message):
 
 def test_unknown_file_names_and_duplicates(tmp_path, val):
     pa.csv.write_csv(pa.table({"file": ["cat.jpg"], "prediction": [3]}), tmp_path / "a.csv")
-    with pytest.raises(ImportError_, match="1 file names are not in imagenet-val .first: 'cat.jpg'"):
+    with pytest.raises(
+        ImportError_, match="1 file names are not in imagenet-val .first: 'cat.jpg'"
+    ):
         import_predictions(tmp_path / "a.csv", val)
     name = val_file_names()[0]
     pa.csv.write_csv(pa.table({"file": [name, name], "prediction": [3, 4]}), tmp_path / "b.csv")

@@ -9,8 +9,11 @@ def _preds(n=6, k=3, logits=False):
     rng = np.random.default_rng(1)
     scores = rng.normal(size=(n, 10)).astype(np.float32)
     return Predictions.from_scores(
-        np.array([f"img{i}.jpg" for i in range(n)], dtype=object), np.arange(n) % 10, scores,
-        k=k, keep_logits=logits,
+        np.array([f"img{i}.jpg" for i in range(n)], dtype=object),
+        np.arange(n) % 10,
+        scores,
+        k=k,
+        keep_logits=logits,
     ), scores
 
 
@@ -18,7 +21,9 @@ def test_from_scores_ranks_and_softmaxes():
     preds, scores = _preds()
     assert (preds.topk == np.argsort(-scores, axis=1)[:, :3]).all()
     softmax = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
-    assert np.allclose(preds.probs, np.take_along_axis(softmax, preds.topk.astype(int), 1), atol=1e-6)
+    assert np.allclose(
+        preds.probs, np.take_along_axis(softmax, preds.topk.astype(int), 1), atol=1e-6
+    )
     assert (np.diff(preds.probs, axis=1) <= 0).all()
 
 
