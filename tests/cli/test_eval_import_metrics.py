@@ -1,6 +1,7 @@
 """The foundation end to end through the real `reassess` command."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ def reassess(*args, check=True):
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "COLUMNS": "200"},  # rich wraps at 80 columns when not on a terminal
     )
     if check and result.returncode != 0:
         raise AssertionError(f"reassess {args} failed:\n{result.stdout}\n{result.stderr}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from reassess.cli.app import app, console
+from reassess.cli.commands_report import make_report
 from reassess.cli.common import print_metrics
 
 
@@ -43,3 +44,4 @@ def demo_command(
     print_metrics(metrics, "ResNet-50 on ImageNet val")
     console.print(f"\nrun folders: [bold]{samples_run}[/] and [bold]{resnet_run}[/]")
     console.print(f"recompute any time: reassess metrics {resnet_run}")
+    make_report([samples_run, resnet_run], out / "report.html", progress=progress)

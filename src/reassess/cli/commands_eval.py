@@ -37,8 +37,20 @@ def _check_same_run(run: RunDir, model: str, data: str) -> dict[str, Any] | None
     return info
 
 
-def evaluate(model: str, data: str, out: Path, options, *, quiet: bool = False) -> dict[str, Any]:
-    """Run ``model`` on ``data`` into ``out`` (resuming if interrupted) and return the metrics."""
+def evaluate(
+    model: str,
+    data: str,
+    out: Path,
+    options,
+    *,
+    quiet: bool = False,
+    model_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run ``model`` on ``data`` into ``out`` (resuming if interrupted) and return the metrics.
+
+    ``model_options`` (zero-shot prompts: templates, prompts, class_names, prompt_weighting) go to
+    :func:`create_model` with the dataset and device; they are recorded in run.json.
+    """
     from reassess.inference.runner import environment_info, resolve_device, run_inference
     from reassess.models.registry import create_model, model_families
 
@@ -49,6 +61,12 @@ def evaluate(model: str, data: str, out: Path, options, *, quiet: bool = False) 
         raise UserError(f"data spec {data!r} names no image folder; e.g. imagenet-val:/data/val")
     run = RunDir(out)
     existing = _check_same_run(run, model, data)
+    recorded = {k: str(v) for k, v in (model_options or {}).items() if v not in (None, False)}
+    if existing and existing.get("model_options", {}) != recorded:
+        raise UserError(
+            f"{run.path}: holds a run with model options {existing.get('model_options', {})}; "
+            "use another --out"
+        )
     if existing and existing.get("status") == "complete" and run.predictions_file.exists():
         console.print(
             f"{run.path}: run already complete; recomputing metrics from stored predictions"
@@ -60,11 +78,16 @@ def evaluate(model: str, data: str, out: Path, options, *, quiet: bool = False) 
         model={"spec": model},
         data=dataset.describe(),
         options={k: v for k, v in vars(options).items() if k != "progress"},
+        model_options=recorded,
     )
     run.write_run(info)
 
     load_start = time.perf_counter()
-    loaded = create_model(model)
+    context = {"dataset": dataset, "device": options.device, "batch_size": options.batch_size}
+    context.update(workers=options.workers, progress=options.progress)
+    loaded = create_model(model, options={**(model_options or {}), **context})
+    for line in loaded.details.get("summary", []) if not quiet else []:
+        console.print(line, highlight=False)
     load_seconds = time.perf_counter() - load_start
     device = resolve_device(options.device)
     info.update(model=loaded.describe(), preprocessing=loaded.data_config)
@@ -84,6 +107,7 @@ def evaluate(model: str, data: str, out: Path, options, *, quiet: bool = False) 
         images_per_second=round(result.images_per_second, 2) if result.images_per_second else None,
         num_predictions=len(result.predictions),
         skipped=result.skipped,
+        preprocessing_cache=result.cache,
     )
     run.write_run(info)
     run.clear_parts()
@@ -98,7 +122,11 @@ def evaluate(model: str, data: str, out: Path, options, *, quiet: bool = False) 
 @app.command("eval")
 def eval_command(
     model: Annotated[
-        str, typer.Option(help="Model spec: lite0, timm:NAME, timm:NAME@CKPT.pth, torchvision:NAME")
+        str,
+        typer.Option(
+            help="Model spec: lite0, timm:NAME[@CKPT], torchvision:NAME, open_clip:ARCH@TAG, "
+            "hf-clip:REPO (list: reassess models)"
+        ),
     ],
     data: Annotated[
         str,
@@ -113,8 +141,28 @@ def eval_command(
     topk: Annotated[int, typer.Option(min=1, help="Ranked predictions to store per image")] = 5,
     keep_logits: Annotated[bool, typer.Option(help="Also store full logits (float16)")] = False,
     threads: Annotated[int | None, typer.Option(help="Torch intra-op threads")] = None,
+    cache: Annotated[
+        bool, typer.Option(help="Reuse/fill the decoded-crop cache shared by models")
+    ] = True,
+    precision: Annotated[str, typer.Option(help="fp32, or bf16/fp16 autocast")] = "fp32",
+    compile_model: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the model first")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
+    templates: Annotated[
+        str | None,
+        typer.Option(help="Zero-shot templates: openai (80), simple (7), none, or a file"),
+    ] = None,
+    prompts: Annotated[
+        Path | None, typer.Option(help="Zero-shot prompts JSON {class: [sentences]} (CuPL style)")
+    ] = None,
+    class_names: Annotated[
+        Path | None, typer.Option(help="Zero-shot class names: JSON {class: name} or 1000 lines")
+    ] = None,
+    prompt_weighting: Annotated[
+        bool, typer.Option(help="Zero-shot: weight templates on the test images (ZPE)")
+    ] = False,
 ) -> None:
     """Run a classifier over a dataset, store its predictions and print the metrics."""
     from reassess.inference.runner import InferenceOptions
@@ -126,9 +174,18 @@ def eval_command(
         k=topk,
         keep_logits=keep_logits,
         threads=threads,
+        cache=cache,
+        precision=precision,
+        compile=compile_model,
         progress=progress and not json_output,
     )
-    metrics = evaluate(model, data, out, options, quiet=json_output)
+    model_options = {
+        "templates": templates,
+        "prompts": prompts,
+        "class_names": class_names,
+        "prompt_weighting": prompt_weighting,
+    }
+    metrics = evaluate(model, data, out, options, quiet=json_output, model_options=model_options)
     _show(metrics, f"{model} on {data}", out, json_output)
 
 

@@ -3,26 +3,113 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from reassess.cli.app import app
+from reassess.cli.app import UserError, app, console, err_console
 from reassess.cli.common import finish_run, print_metrics
 from reassess.store.run import RunDir
+
+MULTILABEL_FILE_HELP = (
+    "human_accuracy_v3.0.0.json, the expert multi-labels (sha256-checked): adds expert "
+    "multi-label top-1 and ImageNet-M"
+)
+
+
+def load_expert_option(path: Path | None, *, verify: bool, quiet: bool = False) -> Any:
+    """Load ``--multilabel-file`` (None if not given), turning label-file problems into errors."""
+    if path is None:
+        return None
+    from reassess.labels.expert import (
+        ExpertLabelsError,
+        UnverifiedLabelsWarning,
+        load_expert_multilabels,
+    )
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnverifiedLabelsWarning)
+        try:
+            if quiet:
+                expert = load_expert_multilabels(path, verify=verify)
+            else:
+                with console.status(f"reading and checking {path} ..."):
+                    expert = load_expert_multilabels(path, verify=verify)
+        except ExpertLabelsError as exc:
+            raise UserError(str(exc)) from None
+    for warning in caught:
+        if issubclass(warning.category, UnverifiedLabelsWarning):
+            err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    return expert
+
+
+def recorded_expert_file(run: RunDir) -> tuple[Path | None, bool]:
+    """The expert label file an earlier ``metrics`` call recorded for this run, and if verified."""
+    if not run.metrics_file.exists():
+        return None, True
+    try:
+        info = run.read_metrics().get("label_files", {}).get("expert")
+    except (json.JSONDecodeError, OSError):
+        return None, True
+    if not info or not Path(info["file"]).is_file():
+        return None, True
+    return Path(info["file"]), bool(info.get("verified", True))
 
 
 @app.command("metrics")
 def metrics_command(
     run_dir: Annotated[Path, typer.Argument(help="A run folder made by eval or import")],
+    multilabel_file: Annotated[
+        Path | None, typer.Option("--multilabel-file", help=MULTILABEL_FILE_HELP)
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Expert labels: count only 'correct' classes, not 'unclear' ones"
+        ),
+    ] = False,
+    equivalences: Annotated[
+        bool,
+        typer.Option(
+            "--equivalences",
+            help="Accept either class of a duplicate pair (sunglass/sunglasses, laptop/notebook...)",
+        ),
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Refuse a --multilabel-file whose sha256 is not the published one",
+        ),
+    ] = True,
+    details: Annotated[
+        bool, typer.Option(help="Also print subgroup and calibration tables")
+    ] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print metrics as JSON")] = False,
 ) -> None:
-    """Recompute and print all metrics of a run from its stored predictions."""
+    """Recompute and print all metrics of a run from its stored predictions.
+
+    Expert multi-labels: download https://storage.googleapis.com/brain-car-datasets/imagenet-mistakes/human_accuracy_v3.0.0.json
+    and pass it as --multilabel-file; later calls without the option reuse the recorded file.
+    """
+    from reassess.metrics.suite import MetricOptions
+
     run = RunDir(run_dir)
     info = run.read_run()
-    metrics = finish_run(run)
+    if multilabel_file is None:
+        multilabel_file, recorded_verified = recorded_expert_file(run)
+        if multilabel_file is not None:
+            verify = verify and recorded_verified
+            if not json_output:
+                console.print(f"using the expert labels recorded for this run: {multilabel_file}")
+    expert = load_expert_option(multilabel_file, verify=verify, quiet=json_output)
+    options = MetricOptions(expert=expert, strict=strict, equivalences=equivalences)
+    metrics = finish_run(run, options=options)
     if json_output:
         typer.echo(json.dumps(metrics, indent=2))
     else:
-        print_metrics(metrics, f"{info['model']['spec']} on {info['data']['spec']}")
+        print_metrics(
+            metrics, f"{info['model']['spec']} on {info['data']['spec']}", details=details
+        )

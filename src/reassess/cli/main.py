@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from reassess.cli import commands_demo, commands_eval, commands_metrics  # noqa: F401
+from reassess.cli import (  # noqa: F401
+    commands_compare,
+    commands_demo,
+    commands_eval,
+    commands_metrics,
+    commands_models,
+    commands_report,
+    commands_review,
+    commands_robustness,
+    commands_zoo,
+)
 from reassess.cli.app import UserError, app, err_console
 from reassess.datasets.base import DataSpecError
 from reassess.models.registry import ModelSpecError

@@ -96,7 +96,7 @@ def dataset_families() -> dict[str, DatasetFamily]:
 
 
 def _load_builtin_families() -> None:
-    from reassess.datasets import imagenet, samples_dataset  # noqa: F401  (registers families)
+    from reassess.datasets import imagenet, samples_dataset, shifts  # noqa: F401  (registers families)
 
 
 def accepted_specs() -> str:

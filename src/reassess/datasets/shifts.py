@@ -120,7 +120,7 @@ def scoring_class_map(data_spec: str) -> np.ndarray | None:
 
 
 def _class_folders(
-    root: Path, spec: str, *, title: str, layout: str, class_of: dict[str, int], skip=frozenset()
+    root: Path, *, title: str, layout: str, class_of: dict[str, int], skip=frozenset()
 ) -> tuple[list[str], list[int], list[Path]]:
     """Images in ``<root>/<class folder>/<image>``; folders outside ``class_of`` are an error."""
     ids: list[str] = []
@@ -170,8 +170,10 @@ def _dataset(name: str, spec: str, root: Path, found, class_subset: np.ndarray |
 def _wnid_subset_dataset(name: str, title: str, subset: np.ndarray, root: Path, spec: str):
     classes = imagenet_classes()
     class_of = {classes.wnids[i]: int(i) for i in subset}
-    layout = f"<wnid>/<image> with the {len(subset)} {title} wnids (e.g. {classes.wnids[subset[0]]})"
-    found = _class_folders(root, spec, title=title, layout=layout, class_of=class_of)
+    layout = (
+        f"<wnid>/<image> with the {len(subset)} {title} wnids (e.g. {classes.wnids[subset[0]]})"
+    )
+    found = _class_folders(root, title=title, layout=layout, class_of=class_of)
     return _dataset(name, spec, root, found, np.asarray(subset, dtype=np.int64))
 
 
@@ -210,7 +212,7 @@ def build_imagenet_sketch(root: Path | None, spec: str) -> Dataset:
         root = root / "sketch"
     class_of = {w: i for i, w in enumerate(classes.wnids)}
     layout = "<wnid>/<image> (e.g. n01440764/n01440764_1.JPEG)"
-    found = _class_folders(root, spec, title="ImageNet-Sketch", layout=layout, class_of=class_of)
+    found = _class_folders(root, title="ImageNet-Sketch", layout=layout, class_of=class_of)
     return _dataset("imagenet-sketch", spec, root, found, None)
 
 
@@ -228,7 +230,5 @@ def build_objectnet(root: Path | None, spec: str) -> Dataset:
     others = frozenset(_shift_classes()["objectnet_all_folders"]) - overlap.keys()
     class_of = {folder: c.label for folder, c in overlap.items()}
     layout = "images/<objectnet folder>/<image> (e.g. images/alarm_clock/<hash>.png)"
-    found = _class_folders(
-        root, spec, title="ObjectNet", layout=layout, class_of=class_of, skip=others
-    )
+    found = _class_folders(root, title="ObjectNet", layout=layout, class_of=class_of, skip=others)
     return _dataset("objectnet", spec, root, found, objectnet_class_subset())

@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 # Decoding errors that mean "this file is not a usable image" (not a bug in reassess).
@@ -49,5 +50,58 @@ def collate_skipping_failures(batch):
     good = [(x, i) for x, i, _ in batch if x is not None]
     failed = [(i, err) for x, i, err in batch if x is None]
     images = torch.stack([x for x, _ in good]) if good else None
+    positions = torch.tensor([i for _, i in good], dtype=torch.long)
+    return images, positions, failed
+
+
+def crop_transform(data_config: dict) -> Callable[[Image.Image], np.ndarray]:
+    """PIL image -> uint8 (H, W, 3) crop: the model's resize and crop, without normalisation.
+
+    The resize/crop steps are timm's own eval transform (``create_transform(...,
+    use_prefetcher=True)``) so crops match what timm's ``validate.py`` feeds a model; converting to
+    float and normalising happen later, on the device, after the preprocessing cache.
+    """
+    from timm.data import create_transform
+    from torchvision import transforms
+
+    pipeline = create_transform(**data_config, is_training=False, use_prefetcher=True)
+    steps = [s for s in pipeline.transforms if "ToTensor" not in type(s).__name__]
+    return _PILToArray(transforms.Compose(steps))
+
+
+class _PILToArray:
+    """Apply PIL steps, then return the image as a C-contiguous uint8 HWC array."""
+
+    def __init__(self, steps: Callable) -> None:
+        self.steps = steps
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        return np.array(self.steps(image), dtype=np.uint8, order="C")  # a writable copy
+
+
+class ImageCrops:
+    """A map-style torch dataset: position -> (uint8 HWC crop or None, position, error message)."""
+
+    def __init__(self, paths: Sequence[Path], crop: Callable[[Image.Image], np.ndarray]) -> None:
+        self.paths = list(paths)
+        self.crop = crop
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, position: int):
+        try:
+            return self.crop(load_rgb(self.paths[position])), position, ""
+        except DECODE_ERRORS as exc:
+            return None, position, f"{type(exc).__name__}: {exc}"
+
+
+def collate_crops(batch):
+    """Stack uint8 crops into one (B, H, W, 3) tensor; failed positions with errors separately."""
+    import torch
+
+    good = [(x, i) for x, i, _ in batch if x is not None]
+    failed = [(i, err) for x, i, err in batch if x is None]
+    images = torch.from_numpy(np.stack([x for x, _ in good])) if good else None
     positions = torch.tensor([i for _, i in good], dtype=torch.long)
     return images, positions, failed

@@ -12,12 +12,13 @@ import os
 import platform
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from reassess.datasets.base import Dataset
-from reassess.inference.loader import ImageFiles, collate_skipping_failures
+from reassess.metrics.subsets import restrict_scores
 from reassess.models.registry import LoadedModel
 from reassess.store.predictions import Predictions
 from reassess.store.run import RunDir
@@ -25,7 +26,12 @@ from reassess.store.run import RunDir
 
 @dataclass
 class InferenceOptions:
-    """How to run: batch size, decoding workers, device, precision and what to keep."""
+    """How to run: batch size, decoding workers, device, precision, cache and what to keep.
+
+    ``cache`` reuses/fills the decoded-crop cache (:mod:`reassess.inference.cache`) under
+    ``cache_root`` (default ``cache_dir('preprocessed')``); ``precision`` is fp32, bf16 or fp16
+    autocast; ``compile`` wraps the model in ``torch.compile``.
+    """
 
     batch_size: int = 64
     workers: int | None = None
@@ -36,6 +42,18 @@ class InferenceOptions:
     threads: int | None = None
     flush_every: int = 1024
     progress: bool = True
+    cache: bool = True
+    precision: str = "fp32"
+    compile: bool = False
+    cache_root: Path | None = None
+
+    def __post_init__(self) -> None:
+        from reassess.inference.accel import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"
+            )
 
     def resolved_workers(self) -> int:
         if self.workers is not None:
@@ -45,11 +63,15 @@ class InferenceOptions:
 
 @dataclass
 class InferenceResult:
+    """Predictions in dataset order, skipped files, speed, and what the cache did."""
+
     predictions: Predictions
     skipped: list[dict[str, str]] = field(default_factory=list)
     images_per_second: float | None = None
     seconds: float = 0.0
     resumed_from: int = 0
+    cache: dict[str, Any] | None = None
+    decoded: int = 0
 
 
 def resolve_device(name: str) -> str:
@@ -117,42 +139,81 @@ def environment_info(device: str) -> dict[str, Any]:
 def run_inference(
     model: LoadedModel, dataset: Dataset, run: RunDir, options: InferenceOptions
 ) -> InferenceResult:
-    """Predict every sample of ``dataset`` not yet stored in ``run``'s parts; merge at the end."""
+    """Predict every sample of ``dataset`` not yet stored in ``run``'s parts; merge at the end.
+
+    Images come from the preprocessing cache where a model with the same crop already decoded
+    them, else from worker processes that decode them (and fill the cache). Workers send uint8
+    crops; the device normalises them, runs the model (autocast if asked) and ranks the scores.
+    """
     import torch
-    from torch.utils.data import DataLoader, Subset
+
+    from reassess.inference.accel import (
+        Normalizer,
+        autocast,
+        configure_threads,
+        precision_notes,
+        prepare_module,
+    )
 
     if not dataset.has_images:
         raise ValueError(f"{dataset.spec}: no image folder given, nothing to run the model on")
-    if options.threads:
-        torch.set_num_threads(options.threads)
     device = resolve_device(options.device)
+    notes = precision_notes(device, options.precision)
+    configure_threads(device, options.threads)
     done = run.read_parts()
     skipped = _read_skipped(run)
     finished = set(done.sample_ids.tolist()) if done is not None else set()
     finished.update(r["sample_id"] for r in skipped)
-    todo = [i for i, sid in enumerate(dataset.sample_ids.tolist()) if sid not in finished]
+    todo = np.array(
+        [i for i, sid in enumerate(dataset.sample_ids.tolist()) if sid not in finished],
+        dtype=np.int64,
+    )
     resumed_from = len(finished)
 
-    module = model.module.to(device).eval()
-    if options.channels_last:
-        module = module.to(memory_format=torch.channels_last)
-    files = ImageFiles(dataset.paths, model.transform())
-    workers = options.resolved_workers()
-    loader = DataLoader(
-        Subset(files, todo),
-        batch_size=options.batch_size,
-        shuffle=False,
-        num_workers=workers,
-        collate_fn=collate_skipping_failures,
-        pin_memory=device.startswith("cuda"),
-        persistent_workers=False,
-        prefetch_factor=4 if workers else None,
+    module = prepare_module(
+        model.module, device, channels_last=options.channels_last, compile=options.compile
     )
+    normalize = Normalizer(
+        model.data_config["mean"],
+        model.data_config["std"],
+        device,
+        channels_last=options.channels_last,
+    )
+    cache = _open_cache(dataset, model, options) if len(todo) else None
+    source = _ImageSource(dataset, model, todo, cache, options, device)
     pending: list[Predictions] = []
     pending_rows = 0
     new_skips: list[dict[str, str]] = []
-    started = time.perf_counter()
     processed = 0
+    cuda = device.startswith("cuda")
+    in_flight: tuple = ()
+
+    def skip(position: int, error: str) -> None:
+        new_skips.append(
+            {
+                "sample_id": dataset.sample_ids[position],
+                "path": str(dataset.paths[position]),
+                "error": error,
+            }
+        )
+
+    def collect(logits, positions) -> None:
+        nonlocal pending_rows, processed
+        rows = positions.numpy()
+        scores = logits.float().cpu().numpy()
+        if dataset.class_subset is not None:  # ImageNet-A/-R, ObjectNet: rank their classes only
+            scores = restrict_scores(scores, dataset.class_subset)
+        pending.append(
+            Predictions.from_scores(
+                dataset.sample_ids[rows],
+                dataset.labels[rows],
+                scores,
+                k=options.k,
+                keep_logits=options.keep_logits,
+            )
+        )
+        pending_rows += len(rows)
+        processed += len(rows)
 
     def flush() -> None:
         nonlocal pending, pending_rows, new_skips
@@ -164,41 +225,42 @@ def run_inference(
                 bar.console.print(
                     f"[yellow]skipped[/] {record['path']}: {record['error']}", highlight=False
                 )
+        if cache is not None:
+            cache.commit()
         pending, pending_rows, new_skips = [], 0, []
 
     progress = _progress(options.progress, label=model.spec)
-    with progress as bar, torch.inference_mode():
-        task = bar.add_task("images", total=len(dataset), completed=resumed_from)
-        for images, positions, failed in loader:
-            for position, error in failed:
-                new_skips.append(
-                    {
-                        "sample_id": dataset.sample_ids[position],
-                        "path": str(dataset.paths[position]),
-                        "error": error,
-                    }
-                )
-            if images is not None:
-                images = images.to(device, non_blocking=True)
-                if options.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                logits = module(images).float().cpu().numpy()
-                rows = positions.numpy()
-                pending.append(
-                    Predictions.from_scores(
-                        dataset.sample_ids[rows],
-                        dataset.labels[rows],
-                        logits,
-                        k=options.k,
-                        keep_logits=options.keep_logits,
-                    )
-                )
-                pending_rows += len(rows)
-                processed += len(rows)
-            bar.update(task, advance=len(positions) + len(failed))
-            if pending_rows >= options.flush_every or len(new_skips) >= 64:
-                flush()
-        flush()
+    started = time.perf_counter()
+    try:
+        with progress as bar, torch.inference_mode():
+            for note in notes:
+                bar.console.print(f"[yellow]note[/]: {note}", highlight=False)
+            task = bar.add_task("images", total=len(dataset), completed=resumed_from)
+            for position, error in source.known_failures():
+                skip(position, error)
+            bar.update(task, advance=len(new_skips))
+            for crops, positions, failed in source:
+                for position, error in failed:
+                    skip(position, error)
+                if crops is not None:
+                    images = normalize(crops.to(device, non_blocking=True))
+                    with autocast(device, options.precision):
+                        logits = module(images)
+                    if cuda:  # rank the previous batch while the GPU runs this one
+                        if in_flight:
+                            collect(*in_flight)
+                        in_flight = (logits, positions)
+                    else:
+                        collect(logits, positions)
+                bar.update(task, advance=len(positions) + len(failed))
+                if pending_rows >= options.flush_every or len(new_skips) >= 64:
+                    flush()
+            if in_flight:
+                collect(*in_flight)
+            flush()
+    finally:
+        if cache is not None:
+            cache.close()
     seconds = time.perf_counter() - started
 
     merged = run.read_parts()
@@ -216,7 +278,85 @@ def run_inference(
         images_per_second=processed / seconds if processed and seconds > 0 else None,
         seconds=seconds,
         resumed_from=resumed_from,
+        cache=cache.describe() if cache is not None else None,
+        decoded=source.decoded,
     )
+
+
+def _open_cache(dataset: Dataset, model: LoadedModel, options: InferenceOptions):
+    """The preprocessing cache for this dataset and crop, or None when disabled or unusable."""
+    if not options.cache:
+        return None
+    from reassess.inference.cache import PreprocessCache
+
+    return PreprocessCache.open(dataset, model.data_config, root=options.cache_root)
+
+
+class _ImageSource:
+    """Batches of (uint8 crops, positions, failures): cached crops first, then decoded ones.
+
+    Decoded crops are written into the cache (when this process fills it) as they arrive.
+    """
+
+    def __init__(self, dataset, model, todo, cache, options, device) -> None:
+        from reassess.inference.cache import NOT_STORED, STORED, UNDECODABLE
+        from reassess.inference.loader import crop_transform
+
+        self.dataset = dataset
+        self.cache = cache
+        self.options = options
+        self.pin = device.startswith("cuda")
+        self.crop = crop_transform(model.data_config)
+        if cache is None:
+            self.cached, self.failed_before, self.to_decode = todo[:0], todo[:0], todo
+        else:
+            state = cache.status[todo]
+            self.cached = todo[state == STORED]
+            self.failed_before = todo[state == UNDECODABLE]
+            self.to_decode = todo[state == NOT_STORED]
+        self.decoded = 0
+
+    def known_failures(self) -> list[tuple[int, str]]:
+        """Files the cache already knows do not decode (not tried again)."""
+        return [
+            (int(p), self.cache.errors.get(int(p), "not decodable")) for p in self.failed_before
+        ]
+
+    def _loader(self, dataset, **kwargs):
+        from torch.utils.data import DataLoader
+
+        workers = self.options.resolved_workers()
+        return DataLoader(
+            dataset,
+            shuffle=False,
+            num_workers=workers,
+            pin_memory=self.pin,
+            persistent_workers=False,
+            prefetch_factor=4 if workers else None,
+            **kwargs,
+        )
+
+    def __iter__(self):
+        from torch.utils.data import Subset
+
+        from reassess.inference.loader import ImageCrops, collate_crops
+
+        if len(self.cached):
+            batches = self.cache.read_batches(self.cached, self.options.batch_size)
+            yield from self._loader(batches, batch_size=None)
+        if len(self.to_decode):
+            files = Subset(ImageCrops(self.dataset.paths, self.crop), self.to_decode.tolist())
+            loader = self._loader(
+                files, batch_size=self.options.batch_size, collate_fn=collate_crops
+            )
+            for crops, positions, failed in loader:
+                self.decoded += len(positions) + len(failed)
+                if self.cache is not None:
+                    if crops is not None:
+                        self.cache.store(positions.numpy(), crops.numpy())
+                    for position, error in failed:
+                        self.cache.store_failed(position, error)
+                yield crops, positions, failed
 
 
 def _progress(enabled: bool, *, label: str):

@@ -154,10 +154,9 @@ def _from_table(
     name_col = _column(table, NAME_COLUMNS)
     if name_col is None:
         raise _fail(path, f"no file-name column; name one of {', '.join(NAME_COLUMNS)}")
-    names = [
-        Path(str(n)).name if dataset.name != "folder" else str(n)
-        for n in table.column(name_col).to_pylist()
-    ]
+    # ids that are paths under the data root (folder, ImageNet-A/-R/-Sketch, ObjectNet) join as is
+    relative = len(dataset) > 0 and "/" in str(dataset.sample_ids[0])
+    names = [str(n) if relative else Path(str(n)).name for n in table.column(name_col).to_pylist()]
     position = {sid: i for i, sid in enumerate(dataset.sample_ids.tolist())}
     rows = np.fromiter((position.get(n, -1) for n in names), dtype=np.int64, count=len(names))
     unknown = np.flatnonzero(rows < 0)

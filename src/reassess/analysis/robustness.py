@@ -1,0 +1,396 @@
+"""Effective and relative robustness under distribution shift (Taori et al. 2020).
+
+Across standard ImageNet models, accuracy under a natural distribution shift is close to a
+linear function of ImageNet accuracy once both are put through a logit (or probit) transform
+T: ``T(acc_shift) = a T(acc_in) + b`` (Recht et al. 2019; Taori et al. 2020, "Measuring
+Robustness to Natural Distribution Shifts in Image Classification"; Miller et al. 2021,
+"Accuracy on the Line"). A model's *effective robustness* is how far above that baseline it lies,
+``acc_shift - T^-1(a T(acc_in) + b)``; its *relative robustness* against a base model is simply
+``acc_shift - acc_shift(base)``.
+
+Everything here is a pure function of accuracies; the baseline's uncertainty is a bootstrap over
+testbed models (vectorised, seeded), and a run's interval also redraws its two accuracies from
+their binomial sampling distributions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.special import expit, logit, ndtr, ndtri
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+SPACES = ("logit", "probit")
+DEFAULT_EPS = 1e-4
+
+
+def transform(acc: np.ndarray | float, space: str = "logit", eps: float = DEFAULT_EPS):
+    """Logit or probit of accuracies (fractions), clipped to [eps, 1 - eps] so 0 and 1 stay finite.
+
+    Examples
+    --------
+    >>> round(float(transform(0.5)), 6), round(float(transform(0.8413447, "probit")), 4)
+    (0.0, 1.0)
+    """
+    p = np.clip(np.asarray(acc, dtype=np.float64), eps, 1.0 - eps)
+    if space == "logit":
+        return logit(p)
+    if space == "probit":
+        return ndtri(p)
+    raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+
+
+def inverse_transform(z: np.ndarray | float, space: str = "logit"):
+    """Accuracy (fraction) from its logit or probit."""
+    z = np.asarray(z, dtype=np.float64)
+    if space == "logit":
+        return expit(z)
+    if space == "probit":
+        return ndtr(z)
+    raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+
+
+def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares slope and intercept along the last axis (vectorised over leading axes)."""
+    xm = x.mean(axis=-1, keepdims=True)
+    ym = y.mean(axis=-1, keepdims=True)
+    sxx = ((x - xm) ** 2).sum(axis=-1)
+    sxy = ((x - xm) * (y - ym)).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = sxy / sxx
+    return slope, ym[..., 0] - slope * xm[..., 0]
+
+
+@dataclass(frozen=True)
+class BaselineFit:
+    """The baseline ``T(acc_shift) = slope * T(acc_in) + intercept`` and its bootstrap replicates."""
+
+    space: str
+    slope: float
+    intercept: float
+    n_models: int
+    r2: float
+    eps: float = DEFAULT_EPS
+    boot_slopes: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    boot_intercepts: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    seed: int = 0
+
+    def predict(self, acc_in: np.ndarray | float) -> np.ndarray:
+        """Expected shift accuracy of a model on the baseline, ``T^-1(a T(acc_in) + b)``."""
+        z = self.slope * transform(acc_in, self.space, self.eps) + self.intercept
+        return inverse_transform(z, self.space)
+
+    def replicates(self, acc_in: np.ndarray | float) -> np.ndarray:
+        """Bootstrap replicates of :meth:`predict`: shape (B, *acc_in.shape)."""
+        z_in = transform(acc_in, self.space, self.eps)
+        z = self.boot_slopes.reshape((-1,) + (1,) * np.ndim(z_in)) * z_in
+        z = z + self.boot_intercepts.reshape((-1,) + (1,) * np.ndim(z_in))
+        return inverse_transform(z, self.space)
+
+    def band(self, acc_in: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise bootstrap band (lower, upper) of the baseline at ``acc_in``."""
+        if self.boot_slopes.size == 0:
+            raise ValueError("this fit has no bootstrap replicates (n_bootstrap=0)")
+        reps = self.replicates(np.asarray(acc_in, dtype=np.float64))
+        alpha = (1.0 - level) / 2
+        return np.nanquantile(reps, alpha, axis=0), np.nanquantile(reps, 1 - alpha, axis=0)
+
+    def interval(self, name: str, level: float = 0.95) -> tuple[float, float]:
+        """Bootstrap percentile interval of ``slope`` or ``intercept``."""
+        values = {"slope": self.boot_slopes, "intercept": self.boot_intercepts}[name]
+        alpha = (1.0 - level) / 2
+        return float(np.nanquantile(values, alpha)), float(np.nanquantile(values, 1 - alpha))
+
+    def to_dict(self) -> dict:
+        out = {
+            "space": self.space,
+            "slope": self.slope,
+            "intercept": self.intercept,
+            "n_models": self.n_models,
+            "r2": self.r2,
+            "eps": self.eps,
+        }
+        if self.boot_slopes.size:
+            out.update(
+                slope_ci95=list(self.interval("slope")),
+                intercept_ci95=list(self.interval("intercept")),
+                n_bootstrap=int(self.boot_slopes.size),
+                seed=self.seed,
+            )
+        return out
+
+
+def fit_baseline(
+    acc_in: np.ndarray,
+    acc_shift: np.ndarray,
+    *,
+    space: str = "logit",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    eps: float = DEFAULT_EPS,
+) -> BaselineFit:
+    """Fit the linear trend of shift accuracy on ImageNet accuracy in logit or probit space.
+
+    Ordinary least squares of ``T(acc_shift)`` on ``T(acc_in)`` over testbed models, with a
+    bootstrap over models (resampled with replacement, all replicates in one vectorised step).
+
+    Parameters
+    ----------
+    acc_in, acc_shift : accuracies (fractions) of the same models in and under the shift.
+    space : ``logit`` (default) or ``probit``.
+    n_bootstrap : bootstrap replicates for the band and the intervals (0: none).
+    seed : seed of the bootstrap's random generator.
+    eps : accuracies are clipped to [eps, 1 - eps] before the transform.
+
+    Returns
+    -------
+    BaselineFit with slope, intercept, R^2 in transformed space and the replicates.
+
+    Examples
+    --------
+    >>> acc_in = np.array([0.6, 0.7, 0.8, 0.9])
+    >>> fit = fit_baseline(acc_in, expit(logit(acc_in) - 0.5), n_bootstrap=0)
+    >>> round(fit.slope, 6), round(fit.intercept, 6)
+    (1.0, -0.5)
+    """
+    x = transform(acc_in, space, eps)
+    y = transform(acc_shift, space, eps)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"need two equal-length vectors, got {x.shape} and {y.shape}")
+    if len(x) < 3:
+        raise ValueError(f"need at least 3 models to fit a baseline, got {len(x)}")
+    slope, intercept = _ols(x, y)
+    residual = y - (slope * x + intercept)
+    r2 = 1.0 - float((residual**2).sum() / ((y - y.mean()) ** 2).sum())
+    boot_slopes = boot_intercepts = np.empty(0)
+    if n_bootstrap:
+        rng = np.random.default_rng(seed)
+        rows = rng.integers(0, len(x), size=(n_bootstrap, len(x)))
+        boot_slopes, boot_intercepts = _ols(x[rows], y[rows])
+    return BaselineFit(
+        space=space,
+        slope=float(slope),
+        intercept=float(intercept),
+        n_models=len(x),
+        r2=r2,
+        eps=eps,
+        boot_slopes=boot_slopes,
+        boot_intercepts=boot_intercepts,
+        seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class RobustnessEstimate:
+    """A run's effective robustness (or relative robustness) with a 95% interval."""
+
+    acc_in: float
+    acc_shift: float
+    expected_shift: float
+    value: float
+    ci95: tuple[float, float]
+
+    def to_dict(self) -> dict:
+        return {
+            "acc_in": self.acc_in,
+            "acc_shift": self.acc_shift,
+            "expected_shift": self.expected_shift,
+            "value": self.value,
+            "ci95": list(self.ci95),
+        }
+
+
+def _binomial_draws(rng, acc: float, n: int | None, size: int) -> np.ndarray:
+    if not n:
+        return np.full(size, acc)
+    return rng.binomial(n, acc, size=size) / n
+
+
+def effective_robustness(
+    fit: BaselineFit,
+    acc_in: float,
+    acc_shift: float,
+    *,
+    n_in: int | None = None,
+    n_shift: int | None = None,
+    seed: int = 0,
+    level: float = 0.95,
+) -> RobustnessEstimate:
+    """Effective robustness ``acc_shift - T^-1(a T(acc_in) + b)`` with a bootstrap interval.
+
+    Each replicate pairs one bootstrap baseline with accuracies redrawn from Binomial(n, acc)/n
+    (when ``n_in``/``n_shift`` are given), so the interval covers the baseline's uncertainty and
+    the finite test sets of the run (Taori et al. 2020, Section 3).
+
+    Examples
+    --------
+    >>> acc_in = np.array([0.6, 0.7, 0.8, 0.9])
+    >>> fit = fit_baseline(acc_in, expit(logit(acc_in) - 0.5), n_bootstrap=0)
+    >>> round(effective_robustness(fit, 0.8, 0.75).value, 4)
+    0.0419
+    """
+    expected = float(fit.predict(acc_in))
+    value = acc_shift - expected
+    if fit.boot_slopes.size == 0:
+        return RobustnessEstimate(acc_in, acc_shift, expected, value, (float("nan"),) * 2)
+    rng = np.random.default_rng(seed)
+    b = fit.boot_slopes.size
+    draws_in = _binomial_draws(rng, acc_in, n_in, b)
+    draws_shift = _binomial_draws(rng, acc_shift, n_shift, b)
+    z = fit.boot_slopes * transform(draws_in, fit.space, fit.eps) + fit.boot_intercepts
+    reps = draws_shift - inverse_transform(z, fit.space)
+    alpha = (1.0 - level) / 2
+    ci = (float(np.nanquantile(reps, alpha)), float(np.nanquantile(reps, 1 - alpha)))
+    return RobustnessEstimate(acc_in, acc_shift, expected, value, ci)
+
+
+def relative_robustness(
+    acc_shift: float,
+    base_acc_shift: float,
+    *,
+    n: int | None = None,
+    n_base: int | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, tuple[float, float]]:
+    """Relative robustness ``acc_shift - acc_shift(base)`` with a parametric bootstrap interval.
+
+    Examples
+    --------
+    >>> value, _ = relative_robustness(0.72, 0.70, n=10_000, n_base=10_000)
+    >>> round(value, 4)
+    0.02
+    """
+    value = acc_shift - base_acc_shift
+    rng = np.random.default_rng(seed)
+    reps = _binomial_draws(rng, acc_shift, n, n_bootstrap) - _binomial_draws(
+        rng, base_acc_shift, n_base, n_bootstrap
+    )
+    alpha = (1.0 - level) / 2
+    return value, (float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha)))
+
+
+# --- plot ---------------------------------------------------------------------------------------
+
+
+def _axis_scale(ax, space: str, which: str) -> None:
+    from matplotlib.ticker import FixedLocator, PercentFormatter
+
+    set_scale = ax.set_xscale if which == "x" else ax.set_yscale
+    if space == "logit":
+        set_scale("logit")
+    else:
+        set_scale("function", functions=(lambda p: ndtri(np.clip(p, 1e-6, 1 - 1e-6)), ndtr))
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_minor_locator(FixedLocator([]))
+    axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+
+
+def plot_effective_robustness(
+    fit: BaselineFit,
+    reference: tuple[np.ndarray, np.ndarray],
+    runs: list[tuple[str, float, float]] | None = None,
+    *,
+    shift_title: str = "shifted test set",
+    in_title: str = "ImageNet",
+    others: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Figure:
+    """Shift vs in-distribution accuracy on T-scaled axes: baseline, band, testbed, runs.
+
+    ``reference`` are the (acc_in, acc_shift) of the models the baseline was fitted on,
+    ``others`` optionally the testbed models left out of it (extra data, interventions), and
+    ``runs`` (label, acc_in, acc_shift) the user's models, highlighted. Returns a matplotlib
+    Figure (no pyplot state); save it with :func:`save_figure`.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from reassess.report.plots import BLUE, GREY, STYLE, VERMILION, plain
+
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(6.0, 4.8))
+        ax = fig.add_subplot()
+        if others is not None and len(others[0]):
+            ax.scatter(*others, s=6, color=GREY, alpha=0.35, lw=0, label="other testbed models")
+        ax.scatter(
+            *reference,
+            s=7,
+            color=BLUE,
+            alpha=0.5,
+            lw=0,
+            label=f"standard models (n={fit.n_models})",
+        )
+        points = [np.asarray(reference[0])] + ([np.asarray(others[0])] if others else [])
+        points += [np.array([r[1] for r in runs or []])]
+        everything = np.concatenate([p for p in points if p.size])
+        lo, hi = (
+            max(float(everything.min()) - 0.03, 0.005),
+            min(float(everything.max()) + 0.02, 0.995),
+        )
+        grid = np.linspace(lo, hi, 200)
+        ax.plot(grid, fit.predict(grid), color=BLUE, lw=1.4, label=f"baseline ({fit.space} fit)")
+        if fit.boot_slopes.size:
+            band_lo, band_hi = fit.band(grid)
+            ax.fill_between(grid, band_lo, band_hi, color=BLUE, alpha=0.2, lw=0, label="95% band")
+        ax.plot(grid, grid, color=GREY, lw=0.8, ls="--", label="y = x")
+        for i, (label, acc_in, acc_shift) in enumerate(runs or []):
+            ax.scatter(
+                [acc_in],
+                [acc_shift],
+                s=46,
+                color=VERMILION,
+                marker="*",
+                zorder=5,
+                label="your runs" if i == 0 else None,
+            )
+            ax.annotate(
+                plain(label),
+                (acc_in, acc_shift),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=7,
+                color=VERMILION,
+            )
+        _axis_scale(ax, fit.space, "x")
+        _axis_scale(ax, fit.space, "y")
+        ax.set_xlim(lo, hi)
+        ys = np.concatenate([np.asarray(reference[1])] + [np.array([r[2] for r in runs or []])])
+        ax.set_ylim(max(float(ys.min()) - 0.02, 0.005), min(max(float(ys.max()) + 0.03, hi), 0.995))
+        ax.set_xlabel(f"{plain(in_title)} top-1 ({fit.space} scale)")
+        ax.set_ylabel(f"{plain(shift_title)} top-1 ({fit.space} scale)")
+        ax.set_title(
+            f"{plain(shift_title)} vs {plain(in_title)}: T(y) = {fit.slope:.3f} T(x) "
+            f"{'+' if fit.intercept >= 0 else '-'} {abs(fit.intercept):.3f}, R² = {fit.r2:.3f}"
+        )
+        ax.legend(loc="upper left")
+        fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write a figure atomically; the format follows the suffix (.png, .svg, .pdf)."""
+    from reassess.store.atomic import atomic_write
+
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    if fmt not in ("png", "svg", "pdf"):
+        raise ValueError(f"{path}: plot files must end in .png, .svg or .pdf")
+    atomic_write(
+        path,
+        lambda tmp: fig.savefig(
+            tmp,
+            format=fmt,
+            bbox_inches="tight",
+            dpi=150,
+            metadata={"Date": None} if fmt == "svg" else None,
+        ),
+    )
+    return path

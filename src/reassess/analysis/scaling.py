@@ -1,0 +1,507 @@
+"""Scaling-law comparison of model families: ``error = a (C + b)^c + d`` on the Pareto front.
+
+Comparing two training recipes (architectures, losses, data sets) by single models is fragile;
+comparing their scaling laws fitted over many scales is not (Cherti et al. 2023, "Reproducible
+scaling laws for contrastive language-image learning"; Nezhurina et al. 2025, "Scaling Laws for
+Robust Comparison of Open Foundation Language-Vision Models and Datasets"). For each family:
+
+1. keep the Pareto front: the points whose error is lower than that of every point with less
+   compute (the best achievable error at each budget);
+2. hold out the front points above a compute threshold (default: each family's largest one) to
+   test extrapolation;
+3. fit ``E(C) = a (C + b)^c + d`` with a, b, d >= 0 and c <= 0 by bounded least squares
+   (``scipy.optimize.least_squares``) from a grid of starting points, keeping the best;
+4. bootstrap over the fitted points (resampled with replacement) for intervals of the exponent
+   c, the floor d, predictions and the crossing of two families' curves.
+
+C is compute (GFLOPs), parameters or samples seen: any positive scale variable.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.optimize import brentq, least_squares
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MIN_FIT_POINTS = 5  # four parameters need at least five points
+
+
+def pareto_front(x: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """Mask of the points no cheaper-or-equal point beats: error below all of lower x.
+
+    Examples
+    --------
+    >>> pareto_front(np.array([1, 2, 3, 4]), np.array([0.5, 0.6, 0.4, 0.4])).tolist()
+    [True, False, True, False]
+    """
+    x, error = np.asarray(x, dtype=float), np.asarray(error, dtype=float)
+    order = np.lexsort((error, x))
+    keep = np.zeros(len(x), dtype=bool)
+    best = np.inf
+    for i in order:
+        if error[i] < best:
+            keep[i] = True
+            best = error[i]
+    return keep
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """``error(C) = a (C + b)^c + d``: a scale, b an offset, c the exponent, d the floor."""
+
+    a: float
+    b: float
+    c: float
+    d: float
+
+    def predict(self, x: np.ndarray | float) -> np.ndarray:
+        """Error predicted at scale ``x``."""
+        return self.a * np.power(np.asarray(x, dtype=float) + self.b, self.c) + self.d
+
+    def to_dict(self) -> dict[str, float]:
+        return {"a": self.a, "b": self.b, "c": self.c, "d": self.d}
+
+
+def _start_grid(u: np.ndarray, err: np.ndarray) -> list[np.ndarray]:
+    """Starting points (a', b', c, d) in scaled units: every combination of plausible values."""
+    lowest = float(err.min())
+    starts = []
+    for c, d_share, b in itertools.product(
+        (-0.05, -0.15, -0.3, -0.6, -1.0), (0.0, 0.5, 0.9), (0.0, 0.01, 1.0)
+    ):
+        d = d_share * lowest
+        first = int(np.argmin(u))
+        a = max(float(err[first]) - d, 1e-6) / (u[first] + b) ** c
+        starts.append(np.array([a, b, c, d]))
+    return starts
+
+
+def _fit_scaled(u: np.ndarray, err: np.ndarray, starts: list[np.ndarray]):
+    """Best bounded least-squares fit of a (u + b)^c + d over several starting points."""
+
+    def residuals(p: np.ndarray) -> np.ndarray:
+        return p[0] * np.power(u + p[1], p[2]) + p[3] - err
+
+    def jacobian(p: np.ndarray) -> np.ndarray:
+        base = u + p[1]
+        power = np.power(base, p[2])
+        return np.column_stack(
+            [power, p[0] * p[2] * power / base, p[0] * power * np.log(base), np.ones_like(u)]
+        )
+
+    lower = np.array([0.0, 0.0, -10.0, 0.0])
+    upper = np.array([np.inf, np.inf, 0.0, 1.0])
+    best = None
+    for p0 in starts:
+        p0 = np.clip(p0, lower + 1e-12, np.where(np.isfinite(upper), upper - 1e-12, p0 + 1))
+        try:
+            result = least_squares(
+                residuals,
+                p0,
+                jac=jacobian,
+                bounds=(lower, upper),
+                method="trf",
+                x_scale="jac",
+                max_nfev=2000,
+            )
+        except (ValueError, FloatingPointError):
+            continue
+        if np.all(np.isfinite(result.x)) and (best is None or result.cost < best.cost):
+            best = result
+    if best is None:
+        raise ValueError("the power law could not be fitted from any starting point")
+    return best.x, 2 * best.cost
+
+
+def fit_power_law(x: np.ndarray, error: np.ndarray, *, scale: float | None = None) -> PowerLaw:
+    """Fit ``error = a (x + b)^c + d`` (a, b, d >= 0; c <= 0) by least squares from many starts.
+
+    ``x`` is divided by ``scale`` (default: its geometric mean) while fitting so the parameters
+    are of order one; the result is in the original units. The fit minimises squared error in
+    error units, like ``scipy.optimize.curve_fit`` with bounds (Cherti et al. 2023).
+
+    Examples
+    --------
+    >>> x = np.logspace(6, 12, 13)
+    >>> law = fit_power_law(x, 3.0 * (x + 1e6) ** -0.2 + 0.1)
+    >>> round(law.c, 3), round(law.d, 3)
+    (-0.2, 0.1)
+    """
+    x, error = np.asarray(x, dtype=float), np.asarray(error, dtype=float)
+    if len(x) < MIN_FIT_POINTS:
+        raise ValueError(f"need at least {MIN_FIT_POINTS} points to fit 4 parameters, got {len(x)}")
+    if (x <= 0).any():
+        raise ValueError("scale values (compute, params, samples) must be positive")
+    s = float(np.exp(np.log(x).mean())) if scale is None else float(scale)
+    u = x / s
+    (a, b, c, d), _ = _fit_scaled(u, error, _start_grid(u, error))
+    return PowerLaw(a=float(a * s ** (-c)), b=float(b * s), c=float(c), d=float(d))
+
+
+def _refit(u: np.ndarray, err: np.ndarray, around: np.ndarray) -> np.ndarray | None:
+    """A bootstrap refit: start from the full fit and a few grid points."""
+    if np.unique(u).size < MIN_FIT_POINTS - 1:
+        return None
+    grid = _start_grid(u, err)
+    starts = [around] + grid[:: len(grid) // 2]  # the full fit's optimum plus 3 spread starts
+    try:
+        params, _ = _fit_scaled(u, err, starts)
+    except ValueError:
+        return None
+    return params
+
+
+@dataclass
+class FamilyFit:
+    """One family's scaling law, the points behind it, held-out checks and bootstrap replicates."""
+
+    family: str
+    law: PowerLaw
+    scale: float
+    x: np.ndarray
+    error: np.ndarray
+    models: np.ndarray
+    front: np.ndarray
+    fitted: np.ndarray
+    heldout: np.ndarray
+    holdout_above: float
+    boot: np.ndarray = field(repr=False)  # (B, 4) a, b, c, d in original units (NaN rows: failed)
+    seed: int = 0
+
+    def predict(self, x) -> np.ndarray:
+        return self.law.predict(x)
+
+    def boot_predictions(self, x) -> np.ndarray:
+        """(B, len(x)) predictions of the bootstrap laws."""
+        x = np.atleast_1d(np.asarray(x, dtype=float))
+        a, b, c, d = (self.boot[:, i : i + 1] for i in range(4))
+        return a * np.power(x[None, :] + b, c) + d
+
+    def interval(self, name: str, level: float = 0.95) -> tuple[float, float]:
+        """Bootstrap percentile interval of a parameter (``a``, ``b``, ``c`` or ``d``)."""
+        values = self.boot[:, "abcd".index(name)]
+        alpha = (1 - level) / 2
+        return float(np.nanquantile(values, alpha)), float(np.nanquantile(values, 1 - alpha))
+
+    def prediction_interval(self, x: float, level: float = 0.95) -> tuple[float, float]:
+        reps = self.boot_predictions([x])[:, 0]
+        alpha = (1 - level) / 2
+        return float(np.nanquantile(reps, alpha)), float(np.nanquantile(reps, 1 - alpha))
+
+    def heldout_table(self) -> list[dict]:
+        """Each held-out front point: its scale, actual and predicted error, and the difference."""
+        rows = []
+        for i in np.flatnonzero(self.heldout):
+            predicted = float(self.predict(self.x[i]))
+            rows.append(
+                {
+                    "model": str(self.models[i]),
+                    "x": float(self.x[i]),
+                    "error": float(self.error[i]),
+                    "predicted": predicted,
+                    "residual": float(self.error[i]) - predicted,
+                    "predicted_ci95": list(self.prediction_interval(float(self.x[i]))),
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict:
+        valid = int(np.isfinite(self.boot[:, 0]).sum())
+        fit_residual = self.error[self.fitted] - self.predict(self.x[self.fitted])
+        return {
+            "family": self.family,
+            "law": self.law.to_dict(),
+            "exponent_c": self.law.c,
+            "exponent_c_ci95": list(self.interval("c")) if valid else None,
+            "floor_d": self.law.d,
+            "floor_d_ci95": list(self.interval("d")) if valid else None,
+            "points": int(len(self.x)),
+            "pareto_points": int(self.front.sum()),
+            "fitted_points": int(self.fitted.sum()),
+            "fit_rmse": float(np.sqrt(np.mean(fit_residual**2))),
+            "holdout_above": self.holdout_above,
+            "heldout": self.heldout_table(),
+            "n_bootstrap": valid,
+            "seed": self.seed,
+        }
+
+
+def fit_family(
+    family: str,
+    x: np.ndarray,
+    error: np.ndarray,
+    models: np.ndarray | None = None,
+    *,
+    holdout_above: float | None = None,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    on_replicate: Callable[[], None] | None = None,
+) -> FamilyFit:
+    """Fit one family's scaling law on its Pareto front below ``holdout_above``.
+
+    Parameters
+    ----------
+    family : the family's name.
+    x, error : scale (compute, params or samples) and error (1 - accuracy) of each model.
+    models : model names for the held-out table.
+    holdout_above : front points with x above this are held out (None: the family's
+        largest-x front point; ``inf``: none).
+    n_bootstrap : bootstrap refits over the fitted points (0: none).
+    seed : seed of the bootstrap.
+
+    Returns
+    -------
+    FamilyFit.
+    """
+    x, error = np.asarray(x, dtype=float), np.asarray(error, dtype=float)
+    models = np.asarray(
+        models if models is not None else np.arange(len(x)).astype(str), dtype=object
+    )
+    if not (np.isfinite(x).all() and np.isfinite(error).all()):
+        raise ValueError(f"{family}: scale and accuracy must be finite numbers")
+    front = pareto_front(x, error)
+    if holdout_above is None:
+        holdout_above = float(np.nextafter(x[front].max(), -np.inf))
+    fitted = front & (x <= holdout_above)
+    heldout = front & (x > holdout_above)
+    if fitted.sum() < MIN_FIT_POINTS:
+        raise ValueError(
+            f"{family}: {int(fitted.sum())} Pareto-front points below the hold-out threshold; "
+            f"a fit needs at least {MIN_FIT_POINTS}"
+        )
+    xf, ef = x[fitted], error[fitted]
+    scale = float(np.exp(np.log(xf).mean()))
+    law = fit_power_law(xf, ef, scale=scale)
+    around = np.array([law.a * scale**law.c, law.b / scale, law.c, law.d])
+    boot = np.full((n_bootstrap, 4), np.nan)
+    rng = np.random.default_rng(seed)
+    u = xf / scale
+    for i in range(n_bootstrap):
+        rows = rng.integers(0, len(xf), len(xf))
+        params = _refit(u[rows], ef[rows], around)
+        if params is not None:
+            a, b, c, d = params
+            boot[i] = (a * scale ** (-c), b * scale, c, d)
+        if on_replicate is not None:
+            on_replicate()
+    return FamilyFit(
+        family=family,
+        law=law,
+        scale=scale,
+        x=x,
+        error=error,
+        models=models,
+        front=front,
+        fitted=fitted,
+        heldout=heldout,
+        holdout_above=holdout_above,
+        boot=boot,
+        seed=seed,
+    )
+
+
+def _crossings_of(f, g, lo: float, hi: float, points: int = 400) -> list[float]:
+    grid = np.logspace(np.log10(lo), np.log10(hi), points)
+    diff = f(grid) - g(grid)
+    found = []
+    for i in np.flatnonzero(np.sign(diff[:-1]) * np.sign(diff[1:]) < 0):
+        t = brentq(lambda t: float(f(10**t) - g(10**t)), np.log10(grid[i]), np.log10(grid[i + 1]))
+        found.append(float(10**t))
+    return found
+
+
+def crossings(first: FamilyFit, second: FamilyFit, lo: float, hi: float) -> dict:
+    """Where the two fitted curves cross in [lo, hi], with a bootstrap interval of the crossing.
+
+    Replicate i pairs the i-th bootstrap law of each family; the interval is of each
+    replicate's last crossing (the one that decides which family is better at scale), over the
+    replicates that cross in the range, and ``share_crossing`` says how many do.
+    """
+    points = _crossings_of(first.predict, second.predict, lo, hi)
+    reps = []
+    n = min(len(first.boot), len(second.boot))
+    for i in range(n):
+        p, q = first.boot[i], second.boot[i]
+        if not (np.isfinite(p).all() and np.isfinite(q).all()):
+            continue
+        lp, lq = PowerLaw(*p), PowerLaw(*q)
+        found = _crossings_of(lp.predict, lq.predict, lo, hi, points=120)
+        reps.append(found[-1] if found else np.nan)  # the last crossing decides who wins at scale
+    reps = np.array(reps, dtype=float)
+    crossing_reps = reps[np.isfinite(reps)]
+    result = {
+        "families": [first.family, second.family],
+        "range": [lo, hi],
+        "crossings": points,
+        "share_crossing": float(len(crossing_reps) / len(reps)) if len(reps) else None,
+        "crossing_ci95": (
+            [float(np.quantile(crossing_reps, 0.025)), float(np.quantile(crossing_reps, 0.975))]
+            if len(crossing_reps) >= 10
+            else None
+        ),
+    }
+    if points:
+        beyond = points[-1] * 10
+        better = first.family if first.predict(beyond) < second.predict(beyond) else second.family
+        result["better_beyond_last_crossing"] = better
+    else:
+        mid = float(np.sqrt(lo * hi))
+        result["better_throughout"] = (
+            first.family if first.predict(mid) < second.predict(mid) else second.family
+        )
+    return result
+
+
+@dataclass
+class Comparison:
+    """Scaling laws of several families, where their curves cross, predictions at a target."""
+
+    fits: dict[str, FamilyFit]
+    crossings: list[dict]
+    target: float | None = None
+
+    def predictions(self) -> dict[str, dict] | None:
+        """Each family's predicted error (with bootstrap interval) and accuracy at the target."""
+        if self.target is None:
+            return None
+        return {
+            name: {
+                "error": float(fit.predict(self.target)),
+                "error_ci95": list(fit.prediction_interval(self.target)),
+                "accuracy": 1.0 - float(fit.predict(self.target)),
+            }
+            for name, fit in self.fits.items()
+        }
+
+    def to_dict(self) -> dict:
+        out: dict = {
+            "families": {name: fit.to_dict() for name, fit in self.fits.items()},
+            "crossings": self.crossings,
+        }
+        if self.target is not None:
+            out.update(target=self.target, predictions=self.predictions())
+        return out
+
+
+def compare_families(
+    families: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    holdout_above: float | None = None,
+    target: float | None = None,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    crossing_range: tuple[float, float] | None = None,
+    on_replicate: Callable[[], None] | None = None,
+) -> Comparison:
+    """Fit every family and compare them: exponents, floors, crossings, predictions at a target.
+
+    ``families`` maps a name to (x, accuracy, model names); accuracies are fractions. Family i
+    is bootstrapped with seed ``seed + i``. Crossings are searched from the smallest x to 1,000
+    times the largest x of the data unless ``crossing_range`` is given. ``on_replicate`` is
+    called after each bootstrap refit (for a progress bar).
+    """
+    fits: dict[str, FamilyFit] = {}
+    for i, (name, (x, acc, models)) in enumerate(families.items()):
+        fits[name] = fit_family(
+            name,
+            x,
+            1.0 - np.asarray(acc, dtype=float),
+            models,
+            holdout_above=holdout_above,
+            n_bootstrap=n_bootstrap,
+            seed=seed + i,
+            on_replicate=on_replicate,
+        )
+    all_x = np.concatenate([f.x for f in fits.values()])
+    lo, hi = crossing_range or (float(all_x.min()), float(all_x.max()) * 1e3)
+    pairs = itertools.combinations(list(fits), 2)
+    return Comparison(
+        fits=fits,
+        crossings=[crossings(fits[p], fits[q], lo, hi) for p, q in pairs],
+        target=target,
+    )
+
+
+# --- plot ---------------------------------------------------------------------------------------
+
+
+def plot_scaling(
+    fits: dict[str, FamilyFit],
+    *,
+    xlabel: str = "compute",
+    target: float | None = None,
+    crossings_at: list[float] | None = None,
+) -> Figure:
+    """Error vs scale on log-log axes: all points, the Pareto fronts, fits with bootstrap bands,
+    held-out points and crossings. Returns a matplotlib Figure (save with ``save_figure``)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from reassess.report.plots import BLUE, GREEN, ORANGE, PURPLE, SKY, STYLE, VERMILION, plain
+
+    colours = [BLUE, VERMILION, GREEN, ORANGE, PURPLE, SKY]
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(6.4, 4.6))
+        ax = fig.add_subplot()
+        all_x = np.concatenate([f.x for f in fits.values()])
+        right = max(float(all_x.max()) * 30, target or 0, max(crossings_at or [0]) * 2)
+        grid = np.logspace(np.log10(all_x.min()), np.log10(right), 300)
+        for colour, (name, fit) in zip(itertools.cycle(colours), fits.items()):
+            other = ~fit.front
+            ax.scatter(fit.x[other], fit.error[other], s=8, color=colour, alpha=0.25, lw=0)
+            ax.scatter(
+                fit.x[fit.fitted],
+                fit.error[fit.fitted],
+                s=18,
+                color=colour,
+                label=f"{plain(name)} front (fitted)",
+            )
+            if fit.heldout.any():
+                ax.scatter(
+                    fit.x[fit.heldout],
+                    fit.error[fit.heldout],
+                    s=40,
+                    facecolor="white",
+                    edgecolor=colour,
+                    lw=1.4,
+                    marker="D",
+                    zorder=4,
+                    label=f"{plain(name)} held out",
+                )
+            law = fit.law
+            ax.plot(
+                grid,
+                fit.predict(grid),
+                color=colour,
+                lw=1.3,
+                label=f"{plain(name)}: {law.a:.3g}(C+{law.b:.3g})^{law.c:.3f} + {law.d:.3f}",
+            )
+            reps = fit.boot_predictions(grid)
+            if np.isfinite(reps).any():
+                ax.fill_between(
+                    grid,
+                    np.nanquantile(reps, 0.025, axis=0),
+                    np.nanquantile(reps, 0.975, axis=0),
+                    color=colour,
+                    alpha=0.15,
+                    lw=0,
+                )
+        for x in crossings_at or []:
+            ax.axvline(x, color="#555555", lw=0.8, ls=":")
+        if target is not None:
+            ax.axvline(target, color="#555555", lw=0.8, ls="--", label="target")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(plain(xlabel))
+        ax.set_ylabel("error (1 - accuracy)")
+        ax.set_title("Scaling laws fitted on the Pareto front (95% bootstrap bands)")
+        ax.legend(loc="lower left", fontsize=7)
+        fig.tight_layout()
+    return fig

@@ -1,0 +1,179 @@
+"""The report's view model: the numbers it shows are the run's numbers, and what it leaves out it says."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from reassess.report.build import (
+    DEFAULT_MAX_MISTAKES,
+    build_report,
+    reliability_table,
+    render_report,
+    superclass_bars,
+    v2_pairs,
+)
+from reassess.store.run import RunDir
+from tests.report.conftest import v2_predictions, write_run
+
+
+def test_one_imported_run(resnet_run):
+    metrics = RunDir(resnet_run).read_metrics()
+    view = build_report([resnet_run])
+    (run,) = view.runs
+    cards = {c.key: c for c in run.cards}
+    assert set(cards) == {"top1", "real"}
+    assert cards["top1"].value == pytest.approx(0.72732) == metrics["top1"]["value"]
+    assert cards["top1"].count == 36_366 and cards["top1"].n == 50_000
+    assert cards["real"].n == 46_837
+    missing = {m.title: m.reason for m in run.missing_cards}
+    assert "only top-1 predictions are stored" in missing["Top-5"]
+    assert {"Multi-label top-1", "ImageNet-M"} <= missing.keys()
+
+    assert [s.title for s in run.ladder] == ["Single-label top-1", "ReaL top-1"]
+    assert run.ladder[1].delta == pytest.approx(
+        metrics["real_top1"]["value"] - metrics["top1"]["value"]
+    )
+
+    figures = {f.key: f for f in run.figures}
+    assert figures["superclasses"].src.startswith("data:image/svg+xml;base64,")
+    assert figures["worst_classes"].src
+    assert "probabilities" in figures["reliability"].reason
+    assert "reassess analyze" in figures["categories"].reason
+
+    mistakes = run.mistakes
+    assert mistakes.total == 50_000 - 36_366
+    assert mistakes.categories == [("not analysed", 13_634)]
+    assert len(mistakes.rows) == DEFAULT_MAX_MISTAKES and not mistakes.has_thumbnails
+
+    html = render_report(view)
+    assert "72.73%" in html and "77.61%" in html and "36,366 of 50,000" in html
+
+
+def test_valid_labels_of_a_mistake_are_its_real_labels(resnet_run):
+    from reassess.datasets.imagenet import real_label_sets
+    from reassess.labels.imagenet import imagenet_classes
+
+    (run,) = build_report([resnet_run], max_mistakes=50).runs
+    row = next(
+        r for r in run.mistakes.rows if r.valid_labels and "no class" not in r.valid_labels[0]
+    )
+    real = real_label_sets().align([row.sample_id])
+    names = [imagenet_classes().name(c) for c in real.labels_of(0)]
+    assert row.valid_labels == ["ReaL: " + ", ".join(names)]
+    predictions = RunDir(resnet_run).read_predictions()
+    i = predictions.sample_ids.tolist().index(row.sample_id)
+    assert row.prediction == imagenet_classes().name(int(predictions.top1[i]))
+    assert row.label == imagenet_classes().name(int(predictions.labels[i]))
+
+
+def test_superclass_accuracy_adds_up_to_top1(resnet_run):
+    with open(RunDir(resnet_run).per_class_file) as f:
+        rows = [
+            {
+                "class": int(r["class"]),
+                "name": r["name"],
+                "support": int(r["support"]),
+                "top1": float(r["top1"]),
+            }
+            for r in csv.DictReader(f)
+        ]
+    bars = superclass_bars(rows)
+    assert sum(b.n for b in bars) == 50_000
+    assert sum(b.value * b.n for b in bars) / 50_000 == pytest.approx(0.72732, abs=1e-9)
+    assert all(b.lo <= b.value <= b.hi for b in bars)
+    assert [b.value for b in bars] == sorted(b.value for b in bars)
+    by_name = {b.label: b for b in bars}
+    dogs = [r for r in rows if r["class"] in range(151, 269)]  # the 118 dog classes
+    assert by_name["dog"].n == sum(r["support"] for r in dogs)
+
+
+def test_worst_classes_are_the_lowest_in_per_class_csv(resnet_run):
+    from reassess.report.build import read_per_class, worst_class_bars
+
+    rows = read_per_class(RunDir(resnet_run).per_class_file)
+    worst = worst_class_bars(rows, 5)
+    lowest = min(r["top1"] for r in rows)
+    assert worst[0].value == pytest.approx(lowest)
+    assert [b.value for b in worst] == sorted(r["top1"] for r in rows)[:5]
+
+
+@pytest.mark.slow
+def test_lite0_on_samples_with_a_gallery(lite0_run, tmp_path):
+    run_dir = RunDir(lite0_run)
+    metrics = run_dir.read_metrics()
+    info = run_dir.read_run()
+    (run,) = build_report([lite0_run], images=info["data"]["root"]).runs
+    cards = {c.key: c for c in run.cards}
+    assert cards["multilabel"].value == metrics["valid_labels_top1"]["value"]
+    assert cards["top5"].value == metrics["top5"]["value"]
+    predictions = run_dir.read_predictions()
+    wrong = int(((predictions.top1 != predictions.labels) & (predictions.labels >= 0)).sum())
+    assert run.mistakes.total == wrong == len(run.mistakes.rows)
+    assert run.mistakes.has_thumbnails and all(r.thumbnail for r in run.mistakes.rows)
+    assert all(r.confidence is not None for r in run.mistakes.rows)
+    figures = {f.key: f for f in run.figures}
+    assert figures["reliability"].src
+    assert "median of 1 image" in figures["worst_classes"].reason
+
+
+@pytest.mark.slow
+def test_reliability_recomputed_for_runs_scored_before_calibration(lite0_run, tmp_path):
+    stored = reliability_table(RunDir(lite0_run).read_metrics(), RunDir(lite0_run))
+    assert stored["ece"] == RunDir(lite0_run).read_metrics()["ece"]["value"]
+    old = tmp_path / "old-run"
+    shutil.copytree(lite0_run, old)
+    metrics = json.loads((old / "metrics.json").read_text())
+    del metrics["calibration"], metrics["ece"]
+    (old / "metrics.json").write_text(json.dumps(metrics))
+    recomputed = reliability_table(metrics, RunDir(old))
+    assert recomputed["ece"] == pytest.approx(stored["ece"])
+    assert recomputed["counts"] == stored["counts"] and sum(stored["counts"]) == 8
+
+
+def test_several_runs_pair_imagenetv2_with_val_and_test_differences(resnet_run, tmp_path):
+    v2_a = write_run(tmp_path / "v2-resnet", "resnet50", "imagenetv2", v2_predictions(0.37, 1))
+    v2_b = write_run(tmp_path / "v2-other", "other-model", "imagenetv2", v2_predictions(0.45, 2))
+    view = build_report([resnet_run, v2_b, v2_a], max_mistakes=10)
+    val, other, v2 = view.runs
+    assert [(a.path, b.path) for a, b in v2_pairs(view.runs)] == [(val.path, v2.path)]
+    figures = {f.key: f for f in view.figures}
+    assert figures["v2_vs_val"].src and figures["vs_top1"].src
+    assert [k for k, _ in view.leaderboard_columns] == ["top1", "real", "multilabel"]
+
+    (test,) = view.paired
+    assert test.a == v2.title and test.b == other.title  # the best top-1 on V2 is A
+    row = next(r for r in test.rows if r["metric"] == "Top-1 (original labels)")
+    pa, pb = RunDir(v2_a).read_predictions(), RunDir(v2_b).read_predictions()
+    right_a, right_b = pa.top1 == pa.labels, pb.top1 == pb.labels
+    assert row["A"] == f"{100 * right_a.mean():.2f}%" and row["B"] == f"{100 * right_b.mean():.2f}%"
+    a_only, b_only = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+    assert row["McNemar A-only / B-only, p"].startswith(f"{a_only:,} / {b_only:,}, p")
+    assert row["verdict"] == "A better"
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--images must be a folder"):
+        build_report([tmp_path], images=tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        build_report([tmp_path])
+    (tmp_path / "run.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="no metrics yet"):
+        build_report([tmp_path])
+
+
+def test_unknown_metric_keys_are_listed(resnet_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(resnet_run, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["future_metric_top1"] = {"value": 0.5, "n": 10, "ci95": [0.187, 0.813]}
+    metrics["imagenet_m"] = {"value": 41 / 68, "n": 68, "ci95": [0.48, 0.72], "hits": 41}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (view_run,) = build_report([run], max_mistakes=0).runs
+    assert "future_metric_top1" in {c.key for c in view_run.metric_rows}
+    assert view_run.card("imagenet_m").count == 41
+    assert np.isclose(view_run.card("imagenet_m").value, 41 / 68)
