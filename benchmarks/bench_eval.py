@@ -55,6 +55,7 @@ def make_images(root: Path, n: int, seed: int = 0) -> Path:
     if marker.exists():
         return root
     rng = np.random.default_rng(seed)
+
     def load(name: str) -> Image.Image:
         if name == "motorcycle_left":
             return Image.fromarray(skimage.data.stereo_motorcycle()[0])
@@ -104,7 +105,7 @@ class TreeMemory(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_kib = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def _tree(self) -> list[int]:
         children: dict[int, list[int]] = {}
@@ -134,12 +135,12 @@ class TreeMemory(threading.Thread):
         return 0
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.peak_kib = max(self.peak_kib, sum(self._pss(p) for p in self._tree()))
-            self._stop.wait(self.interval)
+            self._done.wait(self.interval)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join()
 
 

@@ -37,27 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "reassess" / "labels" / "data"
 sys.path.insert(0, str(ROOT / "src"))
 
+from reassess.analysis.evidence import FACTORS  # noqa: E402  (ImageNet-X factor order)
 from reassess.labels import imagenet_classes  # noqa: E402
 
-# The 16 ImageNet-X factors, in the order of imagenet_x.utils.FACTORS.
-FACTORS = (
-    "pose",
-    "background",
-    "pattern",
-    "color",
-    "smaller",
-    "shape",
-    "partial_view",
-    "subcategory",
-    "texture",
-    "larger",
-    "darker",
-    "object_blocking",
-    "person_blocking",
-    "style",
-    "brighter",
-    "multiple_objects",
-)
 IMAGENET_X_IMAGES = 48_868
 CONFUSION_PAIRS = 481
 
@@ -140,10 +122,10 @@ def build_confusions(source: Path, licenses: Path) -> None:
     for a, b, count in pairs:
         classes.index_of(a), classes.index_of(b)  # KeyError if not an ImageNet-1k wnid
         assert isinstance(count, int) and count > 0
-    with gzip.open(
-        OUT / "imagenet_mistakes_confusions.json.gz", "wt", encoding="utf-8", compresslevel=9
-    ) as f:
-        json.dump(pairs, f, separators=(",", ":"))
+    text = json.dumps(pairs, separators=(",", ":")).encode("utf-8")
+    # mtime=0: the same input gives the same bytes, so a rebuild leaves git clean
+    with gzip.GzipFile(OUT / "imagenet_mistakes_confusions.json.gz", "wb", 9, mtime=0) as f:
+        f.write(text)
     shutil.copy(source / "LICENSE", licenses / "imagenet-mistakes.LICENSE")
     print(f"imagenet_mistakes_confusions.json.gz: {len(pairs)} pairs (Apache-2.0)")
 

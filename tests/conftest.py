@@ -10,6 +10,17 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by `make browser`
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +52,24 @@ def photo_folder(tmp_path: Path) -> Path:
     (coffee / "truncated.jpg").write_bytes(data[: len(data) // 3])
     (coffee / "not_an_image.jpg").write_bytes(b"this is text, not a JPEG")
     return root
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium launched through Playwright, shared by every browser test of a session.
+
+    A missing /usr/bin/chromium fails the test (``make test`` installs it), it never skips.
+    """
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")

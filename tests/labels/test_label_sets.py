@@ -34,3 +34,9 @@ def test_contains_is_the_hit_matrix():
     assert sets.contains(np.array([9, 5])).tolist() == [False, True]
     with pytest.raises(ValueError, match="2 label sets"):
         sets.contains(np.array([1, 2, 3]))
+
+
+def test_align_of_an_empty_source_marks_nothing_annotated():
+    aligned = LabelSets.from_lists("x", [], []).align(["a.jpg", "b.jpg"])
+    assert aligned.to_lists() == [[], []]
+    assert aligned.annotated.tolist() == [False, False]

@@ -332,6 +332,8 @@ def test_eval_end_to_end_writes_predictions_and_metrics(spec, tmp_path):
     assert report["num_images"] == 4
     assert 1 <= len(report["kept"]) < 3 and len(report["kept"]) + len(report["dropped"]) == 3
     assert f"prompt weighting kept {len(report['kept'])} of 3 templates" in result.output
+    assert set(report["weights"]) == set(report["kept"])
+    assert abs(sum(report["weights"].values()) - 1) < 1e-4
     assert info["model_options"] == {"templates": str(templates), "prompt_weighting": "True"}
     assert set(report["scores"]) == {
         "a photo of a {}.",

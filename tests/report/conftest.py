@@ -50,7 +50,7 @@ def lite0_run(tmp_path_factory, cache_env) -> Path:
 
 def write_run(out: Path, model: str, data: str, predictions: Predictions) -> Path:
     """A run folder as `import` writes it (run.json, predictions, metrics, per-class table)."""
-    from reassess.cli.common import dataset_index, finish_run
+    from reassess.runs import dataset_index, finish_run
 
     run = RunDir(out)
     dataset = dataset_index(data)
@@ -131,6 +131,7 @@ def hostile_run(tmp_path) -> tuple[Path, Path]:
             "category": ["fine_grained", "major", "fine_grained"],
             "severity": ["minor", "major", "minor"],
             "evidence": ["same superclass: <b>domestic cat</b>", "WordNet distance 14", ""],
+            "imagenet_x_factors": [["pose"], [], ["color", "partial_view"]],
         }
     )
     pq.write_table(table, run / "mistakes.parquet")

@@ -17,30 +17,6 @@ from reassess.store.run import RunDir
 from tests.conftest import REPO
 from tests.report.conftest import HOSTILE_FILE, HOSTILE_LABEL, HOSTILE_MODEL
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
 
 class Visit:
     """A page opened from a file, with every request and script error recorded."""
@@ -91,11 +67,11 @@ def _screenshot(page, tmp_path: Path, name: str) -> Path:
 
 
 @pytest.mark.slow
-def test_report_renders_offline_in_chromium(browser, resnet_run, lite0_run, tmp_path):
+def test_report_renders_offline_in_chromium(chromium, resnet_run, lite0_run, tmp_path):
     images = RunDir(lite0_run).read_run()["data"]["root"]
     html = tmp_path / "report.html"
     write_report([lite0_run, resnet_run], html, images=Path(images))
-    visit = Visit(browser, html)
+    visit = Visit(chromium, html)
     page = visit.page
 
     assert visit.requests == [html.as_uri()] and visit.offline()
@@ -131,11 +107,11 @@ def test_report_renders_offline_in_chromium(browser, resnet_run, lite0_run, tmp_
 
 
 @pytest.mark.slow
-def test_names_with_html_stay_text_and_filters_work(browser, hostile_run, tmp_path):
+def test_names_with_html_stay_text_and_filters_work(chromium, hostile_run, tmp_path):
     run, images = hostile_run
     html = tmp_path / "hostile.html"
     write_report([run], html, images=images)
-    visit = Visit(browser, html)
+    visit = Visit(chromium, html)
     page = visit.page
     assert visit.offline() and visit.errors == [] and visit.dialogs == []
     assert page.title().startswith(HOSTILE_MODEL) and "pwned" not in page.title()

@@ -177,3 +177,24 @@ def test_unknown_metric_keys_are_listed(resnet_run, tmp_path):
     assert "future_metric_top1" in {c.key for c in view_run.metric_rows}
     assert view_run.card("imagenet_m").count == 41
     assert np.isclose(view_run.card("imagenet_m").value, 41 / 68)
+
+
+def test_an_analysis_summary_feeds_the_superclass_factor_and_ladder_parts(resnet_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(resnet_run, run)
+    forgiven = {"value": 0.9, "n": 50_000, "ci95": [0.897, 0.903]}
+    summary = {
+        "superclass_accuracy": [
+            {"superclass": "dog", "accuracy": 0.71, "n": 5_900, "ci95": [0.70, 0.72]},
+            {"superclass": "bird", "accuracy": 0.83, "n": 2_950, "ci95": [0.82, 0.84]},
+        ],
+        "imagenet_x": {"error_ratio": {"pose": 1.25, "background": 0.8, "style": 1.6}},
+        "ladder": {"minor_forgiven": forgiven},
+    }
+    (run / "analysis.json").write_text(json.dumps(summary))
+    (view,) = build_report([run], max_mistakes=0).runs
+    figures = {f.key: f for f in view.figures}
+    assert figures["imagenet_x"].src and figures["superclasses"].src
+    assert "analysis summary" in figures["superclasses"].caption
+    assert view.forgiven.value == 0.9 and view.ladder[-1].title == "Minor errors forgiven"
+    assert view.ladder[-1].delta == pytest.approx(0.9 - view.ladder[-2].card.value)

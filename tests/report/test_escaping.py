@@ -32,6 +32,7 @@ def test_analysed_mistakes_are_read_from_mistakes_parquet(hostile_run):
     first = mistakes.rows[0]
     assert first.sample_id == f"n02123045/{HOSTILE_FILE}" and first.label == HOSTILE_LABEL
     assert first.prediction == "tiger cat" and first.severity == "minor"
+    assert [r.factors for r in mistakes.rows] == ["pose", "color, partial view", ""]
     assert all(
         r.thumbnail and r.thumbnail.startswith("data:image/jpeg;base64,") for r in mistakes.rows
     )

@@ -69,7 +69,7 @@ def val_images(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_run(tmp_path: Path, val_images: Path) -> Path:
     """Hand-made top-5 on four real val ids (three mistakes) with a mistakes.parquet."""
-    from reassess.cli.common import dataset_index
+    from reassess.runs import dataset_index
 
     out = tmp_path / "run"
     data = dataset_index("imagenet-val").describe()

@@ -21,7 +21,6 @@ from reassess.labels.imagenet import imagenet_classes
 from reassess.review.server import ReviewServer, open_review
 from reassess.store.run import RunDir
 from tests.conftest import REPO
-from tests.report.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.review.conftest import HOSTILE, val_name
 
 CLASSES = imagenet_classes()
@@ -29,20 +28,6 @@ CLASSES = imagenet_classes()
 
 def wnid(name: str) -> str:
     return CLASSES.wnids[CLASSES.names.index(name)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 class Session:
@@ -97,7 +82,7 @@ class Session:
 
 
 @pytest.mark.slow
-def test_review_with_the_keyboard_restart_export_and_recompute(browser, lite0_val_run, tmp_path):
+def test_review_with_the_keyboard_restart_export_and_recompute(chromium, lite0_val_run, tmp_path):
     run_dir, images = lite0_val_run
     predictions = RunDir(run_dir).read_predictions()
     mistakes = [
@@ -116,7 +101,7 @@ def test_review_with_the_keyboard_restart_export_and_recompute(browser, lite0_va
     db = tmp_path / "review.sqlite"
 
     with ReviewServer(open_review([run_dir], images=images, db=db), port=0) as server:
-        s = Session(browser, server.url, "alice")
+        s = Session(chromium, server.url, "alice")
         page = s.page
         expect(page.locator("#progress-text")).to_have_text("0 / 4 reviewed")
         assert s.current() == val_name(236)
@@ -163,7 +148,7 @@ def test_review_with_the_keyboard_restart_export_and_recompute(browser, lite0_va
 
     # a new server on the same database: everything is still there
     with ReviewServer(open_review([run_dir], images=images, db=db), port=0) as server:
-        s = Session(browser, server.url, "alice")
+        s = Session(chromium, server.url, "alice")
         page = s.page
         expect(page.locator("#progress-text")).to_have_text("4 / 4 reviewed")
         assert s.current() == val_name(236)

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from reassess.cli.app import UserError, app, console
-from reassess.cli.common import finish_run, print_metrics
+from reassess.cli.common import print_metrics
 from reassess.datasets.base import parse_data_spec
+from reassess.runs import finish_run
 from reassess.store.run import RunDir
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from reassess.cli.app import UserError, app, console, err_console
-from reassess.cli.common import finish_run, print_metrics
+from reassess.cli.app import UserError, app, console
+from reassess.cli.common import label_warnings_printed, print_metrics
+from reassess.runs import finish_run, recorded_expert_file
 from reassess.store.run import RunDir
 
 MULTILABEL_FILE_HELP = (
@@ -23,14 +23,9 @@ def load_expert_option(path: Path | None, *, verify: bool, quiet: bool = False) 
     """Load ``--multilabel-file`` (None if not given), turning label-file problems into errors."""
     if path is None:
         return None
-    from reassess.labels.expert import (
-        ExpertLabelsError,
-        UnverifiedLabelsWarning,
-        load_expert_multilabels,
-    )
+    from reassess.labels.expert import ExpertLabelsError, load_expert_multilabels
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnverifiedLabelsWarning)
+    with label_warnings_printed():
         try:
             if quiet:
                 expert = load_expert_multilabels(path, verify=verify)
@@ -39,23 +34,7 @@ def load_expert_option(path: Path | None, *, verify: bool, quiet: bool = False) 
                     expert = load_expert_multilabels(path, verify=verify)
         except ExpertLabelsError as exc:
             raise UserError(str(exc)) from None
-    for warning in caught:
-        if issubclass(warning.category, UnverifiedLabelsWarning):
-            err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
     return expert
-
-
-def recorded_expert_file(run: RunDir) -> tuple[Path | None, bool]:
-    """The expert label file an earlier ``metrics`` call recorded for this run, and if verified."""
-    if not run.metrics_file.exists():
-        return None, True
-    try:
-        info = run.read_metrics().get("label_files", {}).get("expert")
-    except (json.JSONDecodeError, OSError):
-        return None, True
-    if not info or not Path(info["file"]).is_file():
-        return None, True
-    return Path(info["file"]), bool(info.get("verified", True))
 
 
 @app.command("metrics")

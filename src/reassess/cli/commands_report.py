@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from reassess.cli.app import app, console
+from reassess.cli.common import label_warnings_printed
 
 
 @contextmanager
@@ -43,7 +44,7 @@ def make_report(
     """Write the HTML report of ``run_dirs`` to ``out`` and print where it is."""
     from reassess.report.build import DEFAULT_MAX_MISTAKES, write_report
 
-    with _progress_bars(progress) as start:
+    with label_warnings_printed(), _progress_bars(progress) as start:
         view = write_report(
             run_dirs,
             out,

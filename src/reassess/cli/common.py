@@ -1,141 +1,23 @@
-"""Shared CLI steps: finishing a run (metrics + per-class table) and printing metrics."""
+"""Shared CLI output: metrics as rich tables, and expert-label-file warnings as one line each.
+
+Computing and storing a run's metrics is :func:`reassess.runs.finish_run`; this module prints.
+"""
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.table import Table
 
-from reassess.cli.app import console
-from reassess.datasets.base import Dataset, dataset_families
-from reassess.datasets.shifts import scoring_class_map
-from reassess.labels.imagenet import imagenet_classes
-from reassess.labels.label_sets import LabelSets
-from reassess.metrics.suite import MetricOptions, compute_metrics, per_class_table
-from reassess.store.atomic import atomic_write_text
-from reassess.store.predictions import Predictions
-from reassess.store.run import RunDir
+from reassess.cli.app import console, err_console
+from reassess.metrics.titles import SET_TITLES, metric_title
 
-METRIC_TITLES = {
-    "top1": "Top-1 (original labels)",
-    "top5": "Top-5 (original labels)",
-    "real_top1": "ReaL top-1",
-    "real_top5": "ReaL top-5",
-    "valid_labels_top1": "Top-1, any valid label (samples)",
-    "valid_labels_top5": "Top-5, any valid label (samples)",
-}
-METRIC_TITLES.update(
-    {
-        "top1_equiv": "Top-1, equivalent classes merged",
-        "top5_equiv": "Top-5, equivalent classes merged",
-        "multilabel_top1": "ImageNetV2 multi-label top-1",
-        "multilabel_top5": "ImageNetV2 multi-label top-5",
-        "corrected_top1": "Top-1, known label errors corrected",
-        "corrected_top5": "Top-5, known label errors corrected",
-        "cleaned_top1": "Top-1, known label errors excluded",
-        "cleaned_top5": "Top-5, known label errors excluded",
-        "expert_top1": "Expert multi-label top-1 (per class)",
-        "expert_top1_images": "Expert multi-label top-1 (per image)",
-        "expert_strict_top1": "Expert multi-label top-1, strict (per class)",
-        "expert_strict_top1_images": "Expert multi-label top-1, strict (per image)",
-        "imagenet_m": "ImageNet-M",
-        "ece": "Expected calibration error",
-    }
-)
-_SET_TITLES = {
-    "real": "ReaL",
-    "multilabel": "ImageNetV2 multi-label",
-    "expert": "Expert",
-    "expert_strict": "Expert strict",
-}
-_SUFFIX_TITLES = {
-    "_vtopk": "variable top-k",
-    "_vtopk_soft": "variable top-k, soft",
-    "_asma": "ASMA",
-    "_share_2plus": "images with 2+ labels",
-}
-
-
-def dataset_index(data_spec: str) -> Dataset | None:
-    """The dataset a stored run was made on, without scanning its images (None if not indexable)."""
-    name = data_spec.partition(":")[0]
-    family = dataset_families().get(name)
-    if family is None or family.needs_path:
-        return None
-    if name == "samples":
-        return family.build(None, data_spec)
-    return family.build(None, name)
-
-
-def run_label_sets(run_info: dict[str, Any], predictions: Predictions) -> dict[str, LabelSets]:
-    """Label sets that apply to a run, aligned to its stored predictions.
-
-    The dataset's own sets (ReaL, ImageNetV2 multi-labels) and, for ImageNet val runs, the
-    original labels with cleanlab's crowd-validated label errors corrected or excluded.
-    """
-    dataset = dataset_index(run_info["data"]["spec"])
-    if dataset is None:
-        return {}
-    ids = predictions.sample_ids.tolist()
-    sets = {name: load().align(ids) for name, load in dataset.label_set_loaders.items()}
-    if dataset.name == "imagenet-val":
-        from reassess.labels.label_errors import cleaned_label_sets, corrected_label_sets
-
-        sets["corrected"] = corrected_label_sets(predictions.sample_ids, predictions.labels)
-        sets["cleaned"] = cleaned_label_sets(predictions.sample_ids, predictions.labels)
-    return sets
-
-
-def finish_run(
-    run: RunDir,
-    predictions: Predictions | None = None,
-    *,
-    options: MetricOptions | None = None,
-) -> dict[str, Any]:
-    """Compute and store ``metrics.json`` and ``per_class.csv`` from the stored predictions."""
-    predictions = predictions if predictions is not None else run.read_predictions()
-    info = run.read_run()
-    class_map = scoring_class_map(info["data"]["spec"])  # ImageNet-A/-R, ObjectNet: class subsets
-    if class_map is not None:
-        options = dataclasses.replace(options or MetricOptions(), class_map=class_map)
-    metrics = compute_metrics(predictions, run_label_sets(info, predictions), options)
-    run.write_metrics(metrics)
-    write_per_class(run, predictions)
-    return metrics
-
-
-def write_per_class(run: RunDir, predictions: Predictions) -> None:
-    classes = imagenet_classes()
-    table = per_class_table(predictions, list(classes.names))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["class", "wnid", "name", "support", "top1"])
-    for c in range(len(classes)):
-        if table["support"][c]:
-            writer.writerow(
-                [
-                    c,
-                    classes.wnids[c],
-                    table["name"][c],
-                    int(table["support"][c]),
-                    f"{table['top1'][c]:.6f}",
-                ]
-            )
-    atomic_write_text(run.per_class_file, buffer.getvalue())
-
-
-def metric_title(key: str) -> str:
-    """Human-readable name of a metrics.json key."""
-    if key in METRIC_TITLES:
-        return METRIC_TITLES[key]
-    for suffix, title in _SUFFIX_TITLES.items():
-        name = key[: -len(suffix)]
-        if key.endswith(suffix) and name in _SET_TITLES:
-            return f"{_SET_TITLES[name]} {title}"
-    return key.replace("_", " ").replace("top", "top-")
+# finish_run and run_label_sets moved to reassess.runs; still importable from here for the
+# modules that import them from their old place (commands_analyze.py, benchmarks/bench_metrics.py).
+from reassess.runs import finish_run, run_label_sets  # noqa: F401
 
 
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
@@ -170,7 +52,7 @@ def subgroup_table(metrics: dict[str, Any], name: str) -> Table | None:
     if not entry:
         return None
     table = Table(
-        title=f"Variable top-k by number of valid labels ({_SET_TITLES.get(name, name)}); ASMA, "
+        title=f"Variable top-k by number of valid labels ({SET_TITLES.get(name, name)}); ASMA, "
         f"the unweighted mean of the strict column: {_percent(metrics.get(f'{name}_asma'))}",
         title_justify="left",
     )
@@ -224,7 +106,7 @@ def print_metrics(metrics: dict[str, Any], title: str, *, details: bool = True) 
             + (f"; {_percent(share)} of images have 2+ valid labels" if share else "")
         )
     if details:
-        for name in _SET_TITLES:
+        for name in SET_TITLES:
             table = subgroup_table(metrics, name)
             if table is not None:
                 console.print(table)
@@ -244,3 +126,20 @@ def print_metrics(metrics: dict[str, Any], title: str, *, details: bool = True) 
         console.print(f"  [dim]note on {metric_title(key)}: {note}[/]")
     for key, reason in metrics.get("skipped", {}).items():
         console.print(f"  [dim]skipped {metric_title(key)}: {reason}[/]")
+
+
+@contextmanager
+def label_warnings_printed() -> Iterator[None]:
+    """Print each unverified-label-file warning raised inside as one yellow line on stderr."""
+    from reassess.labels.expert import UnverifiedLabelsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnverifiedLabelsWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, UnverifiedLabelsWarning):
+            err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from reassess.cli import (  # noqa: F401
+    commands_analyze,
     commands_compare,
     commands_demo,
     commands_eval,

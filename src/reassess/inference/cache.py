@@ -167,6 +167,7 @@ class PreprocessCache:
         self.key = key
         self._lock_fd = lock_fd
         self.writable = lock_fd is not None
+        self.filler = self.writable  # this process fills the cache (others only read)
         self.status = np.load(path / "status.npy")
         errors = json.loads((path / "errors.json").read_text())
         self.errors = {int(k): v for k, v in errors.items()}
@@ -271,7 +272,7 @@ class PreprocessCache:
             "num_samples": int(len(self.status)),
             "read_from_cache": self.hits,
             "stored_by_this_run": self.stored_now,
-            "writer": self.writable,
+            "filled_by_this_process": self.filler,
         }
 
     def read_batches(self, positions: np.ndarray, batch_size: int) -> CachedBatches:

@@ -44,12 +44,16 @@ class ImageFiles:
 
 
 def collate_skipping_failures(batch):
-    """Stack decoded images; return failed positions with their errors separately."""
+    """Stack decoded images (tensors, or uint8 crop arrays); failed positions with errors apart."""
     import torch
 
     good = [(x, i) for x, i, _ in batch if x is not None]
     failed = [(i, err) for x, i, err in batch if x is None]
-    images = torch.stack([x for x, _ in good]) if good else None
+    images = None
+    if good and isinstance(good[0][0], np.ndarray):
+        images = torch.from_numpy(np.stack([x for x, _ in good]))
+    elif good:
+        images = torch.stack([x for x, _ in good])
     positions = torch.tensor([i for _, i in good], dtype=torch.long)
     return images, positions, failed
 
@@ -77,31 +81,3 @@ class _PILToArray:
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         return np.array(self.steps(image), dtype=np.uint8, order="C")  # a writable copy
-
-
-class ImageCrops:
-    """A map-style torch dataset: position -> (uint8 HWC crop or None, position, error message)."""
-
-    def __init__(self, paths: Sequence[Path], crop: Callable[[Image.Image], np.ndarray]) -> None:
-        self.paths = list(paths)
-        self.crop = crop
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, position: int):
-        try:
-            return self.crop(load_rgb(self.paths[position])), position, ""
-        except DECODE_ERRORS as exc:
-            return None, position, f"{type(exc).__name__}: {exc}"
-
-
-def collate_crops(batch):
-    """Stack uint8 crops into one (B, H, W, 3) tensor; failed positions with errors separately."""
-    import torch
-
-    good = [(x, i) for x, i, _ in batch if x is not None]
-    failed = [(i, err) for x, i, err in batch if x is None]
-    images = torch.from_numpy(np.stack([x for x, _ in good])) if good else None
-    positions = torch.tensor([i for _, i in good], dtype=torch.long)
-    return images, positions, failed

@@ -229,6 +229,8 @@ def run_inference(
             cache.commit()
         pending, pending_rows, new_skips = [], 0, []
 
+    if len(todo) and (cuda or options.compile):
+        _warm_up(module, model.data_config, device, options)
     progress = _progress(options.progress, label=model.spec)
     started = time.perf_counter()
     try:
@@ -244,8 +246,11 @@ def run_inference(
                     skip(position, error)
                 if crops is not None:
                     images = normalize(crops.to(device, non_blocking=True))
+                    n = images.shape[0]
+                    if options.compile and n < options.batch_size:  # one shape: no recompiling
+                        images = _pad_batch(images, options.batch_size)
                     with autocast(device, options.precision):
-                        logits = module(images)
+                        logits = module(images)[:n]
                     if cuda:  # rank the previous batch while the GPU runs this one
                         if in_flight:
                             collect(*in_flight)
@@ -281,6 +286,32 @@ def run_inference(
         cache=cache.describe() if cache is not None else None,
         decoded=source.decoded,
     )
+
+
+def _warm_up(module, data_config: dict, device: str, options: InferenceOptions) -> None:
+    """One forward pass on a dummy batch, so cuDNN autotuning and compilation are not timed."""
+    import torch
+
+    from reassess.inference.accel import autocast
+
+    _, height, width = data_config["input_size"]
+    memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
+    x = torch.zeros(options.batch_size, 3, height, width, device=device)
+    with torch.inference_mode(), autocast(device, options.precision):
+        module(x.contiguous(memory_format=memory_format))
+
+
+def _pad_batch(images, batch_size: int):
+    """``images`` padded with zero images to ``batch_size`` rows, keeping its memory format."""
+    import torch
+
+    pad = images.new_zeros((batch_size - images.shape[0], *images.shape[1:]))
+    memory_format = (
+        torch.channels_last
+        if images.is_contiguous(memory_format=torch.channels_last)
+        else torch.contiguous_format
+    )
+    return torch.cat([images, pad]).contiguous(memory_format=memory_format)
 
 
 def _open_cache(dataset: Dataset, model: LoadedModel, options: InferenceOptions):
@@ -339,15 +370,15 @@ class _ImageSource:
     def __iter__(self):
         from torch.utils.data import Subset
 
-        from reassess.inference.loader import ImageCrops, collate_crops
+        from reassess.inference.loader import ImageFiles, collate_skipping_failures
 
         if len(self.cached):
             batches = self.cache.read_batches(self.cached, self.options.batch_size)
             yield from self._loader(batches, batch_size=None)
         if len(self.to_decode):
-            files = Subset(ImageCrops(self.dataset.paths, self.crop), self.to_decode.tolist())
+            files = Subset(ImageFiles(self.dataset.paths, self.crop), self.to_decode.tolist())
             loader = self._loader(
-                files, batch_size=self.options.batch_size, collate_fn=collate_crops
+                files, batch_size=self.options.batch_size, collate_fn=collate_skipping_failures
             )
             for crops, positions, failed in loader:
                 self.decoded += len(positions) + len(failed)

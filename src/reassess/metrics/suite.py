@@ -145,6 +145,10 @@ def _outcomes(
                 )
         if name in MULTI_LABEL_SETS and s.evaluable.any():
             _variable_topk_outcomes(name, predictions, s, outcomes, skipped)
+    if options.expert is None and "real" in sets:  # an ImageNet val run without the expert file
+        why = "no --multilabel-file given (the expert human_accuracy_v3.0.0.json)"
+        skipped[f"{expert_key}_top1"] = why
+        skipped["imagenet_m"] = why
     return outcomes, skipped
 
 

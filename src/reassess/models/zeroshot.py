@@ -321,6 +321,8 @@ class PromptWeighting:
 
     def describe(self, templates: Sequence[str]) -> dict[str, Any]:
         order = np.argsort(-self.scores, kind="stable")
+        used = np.where(self.kept, self.weights, 0.0)
+        used = used / used.sum()
         return {
             "method": "ZPE (Allingham et al. 2023), test-image debiasing, MAD selection",
             "threshold_mad": self.threshold,
@@ -328,7 +330,8 @@ class PromptWeighting:
             "kept": [templates[i] for i in order if self.kept[i]],
             "dropped": [templates[i] for i in order if not self.kept[i]],
             "scores": {templates[i]: round(float(self.scores[i]), 4) for i in order},
-            "weights": {templates[i]: round(float(self.weights[i]), 6) for i in order},
+            # The weights the classifier uses: softmax of the scores over the kept templates.
+            "weights": {templates[i]: round(float(used[i]), 6) for i in order if self.kept[i]},
         }
 
 

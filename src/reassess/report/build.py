@@ -22,8 +22,11 @@ from typing import Any
 import numpy as np
 
 from reassess.metrics.stats import clopper_pearson
+from reassess.metrics.suite import MetricOptions
+from reassess.metrics.titles import metric_title as key_title
 from reassess.report import plots
 from reassess.report.images import ImageFinder, thumbnail_uri
+from reassess.runs import compare_runs, dataset_index, recorded_expert_file
 from reassess.store.atomic import atomic_write_text
 from reassess.store.run import RunDir
 
@@ -110,6 +113,7 @@ class MistakeRow:
     severity: str
     confidence: float | None
     evidence: str
+    factors: str = ""  # ImageNet-X factors of the image, when mistakes.parquet has them
     thumbnail: str | None = None
 
 
@@ -132,7 +136,7 @@ class MistakesView:
 
     @property
     def has_evidence(self) -> bool:
-        return any(r.evidence for r in self.rows)
+        return any(r.evidence or r.factors for r in self.rows)
 
 
 @dataclass
@@ -236,9 +240,7 @@ def iter_numbers(metrics: dict[str, Any], prefix: str = "") -> Iterator[tuple[st
 
 def metric_title(key: str) -> str:
     """A readable name for a metrics.json key, nested keys (``a.b``) part by part."""
-    from reassess.cli.common import metric_title as title
-
-    return " · ".join(title(part) for part in key.split("."))
+    return " · ".join(key_title(part) for part in key.split("."))
 
 
 def _find_key(
@@ -462,6 +464,7 @@ COLUMN_NAMES = {
     "valid": ("valid_labels", "multilabels", "multi_labels", "multilabel", "label_set"),
     "confidence": ("confidence", "prob", "probability", "top1_prob", "score"),
     "evidence": ("evidence", "reason", "why"),
+    "factors": ("imagenet_x_factors", "imagenet_x", "factors"),
 }
 
 
@@ -490,12 +493,19 @@ def _evidence_text(value: Any) -> str:
     return str(value)
 
 
+def _factors_text(value: Any) -> str:
+    """ImageNet-X factors as text, from a list of names, a name -> 0/1 mapping or a string."""
+    if isinstance(value, dict):
+        value = [k for k, v in value.items() if v]
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v).replace("_", " ") for v in value)
+    return "" if value is None else str(value)
+
+
 def _valid_labels_from_sets(
     run_info: dict[str, Any], sample_ids: list[str], names: tuple[str, ...]
 ) -> dict[str, list[str]]:
     """Each sample's valid labels from the label sets of its data (ReaL, multi-labels)."""
-    from reassess.cli.common import dataset_index
-
     try:
         dataset = dataset_index(run_info.get("data", {}).get("spec", ""))
     except (ValueError, OSError, KeyError):
@@ -540,27 +550,24 @@ def read_mistakes(run: RunDir, names: tuple[str, ...]) -> tuple[list[MistakeRow]
             if valid is not None
             else [None] * n
         )
-        rows = [
-            MistakeRow(
-                sample_id=str(ids[i]),
-                label=str(label_names[i] or _class_name(labels[i], names)),
-                prediction=str(pred_names[i] or _class_name(preds[i], names)),
-                valid_labels=valid_text[i],
-                category=pretty_category(cat),
-                severity=str(sev or ""),
-                confidence=float(conf) if isinstance(conf, int | float) else None,
-                evidence=_evidence_text(ev),
-            )
-            for i, (cat, sev, conf, ev) in enumerate(
-                zip(
-                    col("category"),
-                    col("severity"),
-                    col("confidence"),
-                    col("evidence"),
-                    strict=True,
+        columns = {role: col(role) for role in ("category", "severity", "confidence", "evidence")}
+        factors = col("factors")
+        rows = []
+        for i in range(n):
+            conf = columns["confidence"][i]
+            rows.append(
+                MistakeRow(
+                    sample_id=str(ids[i]),
+                    label=str(label_names[i] or _class_name(labels[i], names)),
+                    prediction=str(pred_names[i] or _class_name(preds[i], names)),
+                    valid_labels=valid_text[i],
+                    category=pretty_category(columns["category"][i]),
+                    severity=str(columns["severity"][i] or ""),
+                    confidence=float(conf) if isinstance(conf, int | float) else None,
+                    evidence=_evidence_text(columns["evidence"][i]),
+                    factors=_factors_text(factors[i]),
                 )
             )
-        ]
         analysed = _column(table, "category") is not None
         return rows, f"{MISTAKES_FILE} ({n:,} rows)", analysed
     predictions = run.read_predictions()
@@ -1042,14 +1049,17 @@ def v2_pairs(runs: list[RunView]) -> list[tuple[RunView, RunView]]:
 
 
 def _paired_options(a: RunDir, b: RunDir):
-    """Scoring options for comparing two runs: the expert file and options both were scored with."""
-    from reassess.cli.commands_metrics import load_expert_option, recorded_expert_file
-    from reassess.metrics.suite import MetricOptions
+    """Scoring options for comparing two runs: the expert file and options both were scored with.
+
+    An unverified expert file is used as it was recorded; its UnverifiedLabelsWarning is left to
+    the caller (the ``report`` command prints it).
+    """
+    from reassess.labels.expert import load_expert_multilabels
 
     (path_a, verified_a), (path_b, _) = recorded_expert_file(a), recorded_expert_file(b)
     expert = None
     if path_a is not None and path_a == path_b:
-        expert = load_expert_option(path_a, verify=verified_a, quiet=True)
+        expert = load_expert_multilabels(path_a, verify=verified_a)
     recorded = [
         (run.read_metrics().get("options") or {}) if run.metrics_file.exists() else {}
         for run in (a, b)
@@ -1064,8 +1074,6 @@ def _paired_options(a: RunDir, b: RunDir):
 
 def paired_rows(result: dict[str, Any]) -> list[dict[str, str]]:
     """The rows of one ``compare_runs`` result as the report's table shows them."""
-    from reassess.cli.common import metric_title as title
-
     rows = []
     for key, entry in result["metrics"].items():
         lo, hi = entry["ci95"]
@@ -1073,7 +1081,7 @@ def paired_rows(result: dict[str, Any]) -> list[dict[str, str]]:
         verdict = "A better" if lo > 0 else "B better" if hi < 0 else "not significant"
         rows.append(
             {
-                "metric": title(key),
+                "metric": key_title(key),
                 "A": _pct(entry["a"]["value"]),
                 "B": _pct(entry["b"]["value"]),
                 "A − B (pp)": f"{100 * entry['difference']:+.2f}",
@@ -1099,9 +1107,6 @@ def paired_tests(
     runs: list[RunView], progress: Callable[[str, int], Callable[[int], None]] | None = None
 ) -> tuple[list[PairedTest], list[str]]:
     """``reassess compare`` of the best run (top-1) on each dataset against every other on it."""
-    from reassess.cli.app import UserError
-    from reassess.cli.commands_compare import compare_runs
-
     groups: dict[str, list[RunView]] = {}
     for run in runs:
         groups.setdefault(run.data_name or run.data, []).append(run)
@@ -1117,7 +1122,7 @@ def paired_tests(
         run_a, run_b = RunDir(a.path), RunDir(b.path)
         try:
             result = compare_runs(run_a, run_b, options=_paired_options(run_a, run_b))
-        except (UserError, ValueError, FileNotFoundError) as exc:
+        except (ValueError, FileNotFoundError) as exc:
             notes.append(f"{a.title} vs {b.title}: not paired ({exc})")
         else:
             resamples = result.get("bootstrap", {}).get("resamples")

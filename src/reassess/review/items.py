@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from reassess.labels.imagenet import imagenet_classes
+from reassess.runs import run_label_sets
 from reassess.store.predictions import Predictions
 from reassess.store.run import RunDir
 
@@ -236,8 +237,6 @@ def load_review_set(
     multilabel_file : an expert multi-label file (human_accuracy_v3.0.0.json schema) whose labels
         are shown next to each image; ``verify`` as in :func:`load_expert_multilabels`.
     """
-    from reassess.cli.common import run_label_sets
-
     if not run_dirs:
         raise ValueError("no run folder given")
     runs = [RunDir(p) for p in run_dirs]

@@ -1,0 +1,1 @@
+"""Analyses computed from stored predictions and label data: pure functions, no model needed."""
