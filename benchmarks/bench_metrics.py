@@ -51,9 +51,9 @@ def main() -> None:
         lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), args.repeats
     )
     import reassess.cli.main  # noqa: F401  (imports every command module, as the command does)
-    from reassess.cli.common import finish_run, run_label_sets
     from reassess.datasets.imagenet import real_label_sets
     from reassess.metrics.suite import compute_metrics
+    from reassess.runs import finish_run, run_label_sets
     from reassess.store.run import RunDir
 
     run = RunDir(run_dir)

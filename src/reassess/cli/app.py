@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 from rich.console import Console
 
@@ -12,8 +15,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (files, CI logs) gets a wide page instead of rich's 80-column default, so tables
+# are not truncated; a terminal's own width, or $COLUMNS, still wins.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(width=_PIPED_WIDTH)
+err_console = Console(stderr=True, width=_PIPED_WIDTH)
 
 
 class UserError(Exception):

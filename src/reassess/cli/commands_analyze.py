@@ -14,14 +14,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from reassess.analysis.mistakes import SOURCE_TITLES
 from reassess.cli.app import UserError, app, console
-from reassess.cli.commands_metrics import (
-    MULTILABEL_FILE_HELP,
-    load_expert_option,
-    recorded_expert_file,
-)
-from reassess.cli.common import run_label_sets
+from reassess.cli.commands_metrics import MULTILABEL_FILE_HELP, load_expert_option
+from reassess.runs import recorded_expert_file, run_label_sets
 from reassess.store.atomic import atomic_write, atomic_write_json
 from reassess.store.run import RunDir
 
@@ -177,13 +172,13 @@ def print_analysis(result: dict[str, Any], top: int) -> None:
     sources = result["not_a_mistake_sources"]
     if sources:
         parts = [
-            f"{k:,} by {SOURCE_TITLES.get(name, name)}"
+            f"{k:,} by {_source_titles().get(name, name)}"
             for name, k in sorted(sources.items(), key=lambda kv: -kv[1])
         ]
         console.print("  not a mistake: " + ", ".join(parts))
     for name, ident in result["identities"].items():
         mark = "[green]holds[/]" if ident["holds"] else "[red]does NOT hold[/]"
-        title = SOURCE_TITLES.get(name, name)
+        title = _source_titles().get(name, name)
         console.print(
             f"  {title} check: {ident['mistakes_in_set']:,} mistakes have the prediction in the "
             f"{title} set; {ident['set_correct_original_wrong']:,} of the "
@@ -297,3 +292,9 @@ def analyze_command(
     console.print(
         f"wrote {run.path / MISTAKES_FILE} ({len(mistakes):,} rows) and {run.path / ANALYSIS_FILE}"
     )
+
+
+def _source_titles() -> dict[str, str]:
+    from reassess.analysis.mistakes import SOURCE_TITLES
+
+    return SOURCE_TITLES

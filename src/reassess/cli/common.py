@@ -15,10 +15,6 @@ from rich.table import Table
 from reassess.cli.app import console, err_console
 from reassess.metrics.titles import SET_TITLES, metric_title
 
-# finish_run and run_label_sets moved to reassess.runs; still importable from here for the
-# modules that import them from their old place (commands_analyze.py, benchmarks/bench_metrics.py).
-from reassess.runs import finish_run, run_label_sets  # noqa: F401
-
 
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
     """A rich table of every ``{"value", "n", "ci95"}`` entry of a metrics dictionary."""

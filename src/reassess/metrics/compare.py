@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
-from scipy.stats import binomtest
 
 from reassess.metrics.multilabel import mean_proportion
 from reassess.metrics.stats import Proportion
@@ -88,6 +86,8 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     b_only = int((correct_b & ~correct_a).sum())
     if a_only + b_only == 0:
         return McNemar(0, 0, 1.0)
+    from scipy.stats import binomtest  # lazy: scipy.stats costs ~0.6 s to import
+
     p = binomtest(a_only, a_only + b_only, 0.5, alternative="two-sided").pvalue
     return McNemar(a_only, b_only, float(p))
 
@@ -119,6 +119,8 @@ def _weighted_statistic(weights: np.ndarray, outcome: Outcome, values: np.ndarra
         with np.errstate(invalid="ignore", divide="ignore"):
             return (w @ values).astype(np.float64) / total
     _, inverse = np.unique(outcome.groups, return_inverse=True)
+    from scipy import sparse
+
     onehot = sparse.csr_matrix(
         (np.ones(len(inverse)), (np.arange(len(inverse)), inverse)),
         shape=(len(inverse), int(inverse.max()) + 1),

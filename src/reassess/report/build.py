@@ -398,6 +398,22 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return next((record[k] for k in keys if record.get(k) is not None), None)
 
 
+def imagenet_x_bars(summary: dict[str, Any] | None) -> list[plots.Bar]:
+    """Error ratio per ImageNet-X factor, from ``analysis.json``'s ``imagenet_x.factors``."""
+    factors = ((summary or {}).get("imagenet_x") or {}).get("factors") or []
+    bars = []
+    for factor in factors:
+        ratio = factor.get("error_ratio")
+        if ratio is None or not math.isfinite(float(ratio)):
+            continue
+        bars.append(
+            plots.Bar(
+                str(factor["factor"]).replace("_", " "), float(ratio), None, None, factor.get("n")
+            )
+        )
+    return bars
+
+
 def _summary_bars(
     summary: dict[str, Any] | None, words: tuple[str, ...], value_keys: tuple[str, ...]
 ) -> list[plots.Bar]:
@@ -760,7 +776,7 @@ def run_figures(
     figures.append(fig)
 
     fig = Figure("imagenet_x", "ImageNet-X: error ratio per factor")
-    bars = _summary_bars(summary, ("error", "ratio"), ("error_ratio", "ratio", "value"))
+    bars = imagenet_x_bars(summary)
     if bars:
         fig.src = plots.ratio_bars(bars, xlabel="error ratio  (1 - acc on factor) / (1 - acc)")
         fig.caption = (

@@ -57,7 +57,7 @@ def _read_table(path: Path) -> pa.Table:
             return pacsv.read_csv(path)
         import pyarrow.parquet as pq
 
-        return pq.read_table(path)
+        return pq.ParquetFile(path).read()
     except (pa.ArrowInvalid, OSError) as exc:
         raise _fail(path, f"cannot read table ({exc})") from exc
 

@@ -159,6 +159,6 @@ def read_predictions(path: Path) -> Predictions:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no stored predictions (run `reassess eval` or `import`)")
     try:
-        return Predictions.from_table(pq.read_table(path))
+        return Predictions.from_table(pq.ParquetFile(path).read())
     except (pa.ArrowInvalid, KeyError, OSError) as exc:
         raise ValueError(f"{path}: not a reassess predictions file ({exc})") from exc

@@ -96,7 +96,7 @@ class RunDir:
 
     def read_parts(self) -> Predictions | None:
         """All finished batches so far, or None when there are none."""
-        parts = [Predictions.from_table(pq.read_table(p)) for p in self._part_files()]
+        parts = [Predictions.from_table(pq.ParquetFile(p).read()) for p in self._part_files()]
         return Predictions.concat(parts) if parts else None
 
     def clear_parts(self) -> None:

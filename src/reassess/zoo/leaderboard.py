@@ -96,7 +96,7 @@ def leaderboard_table(rows: list[dict[str, Any]], title: str = "Leaderboard"):
     """A rich table of the leaderboard (core metrics as percentages)."""
     from rich.table import Table
 
-    from reassess.cli.common import metric_title
+    from reassess.metrics.titles import metric_title
 
     columns = [k for k in metric_columns(rows) if k in CORE_METRICS]
     table = Table(title=title, title_justify="left")
