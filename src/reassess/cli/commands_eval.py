@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ import typer
 from reassess.cli.app import UserError, app, console
 from reassess.cli.common import print_metrics
 from reassess.datasets.base import parse_data_spec
+from reassess.labels.resources import file_sha256
 from reassess.runs import finish_run
 from reassess.store.run import RunDir
 
@@ -200,14 +200,6 @@ def _show(metrics: dict[str, Any], title: str, out: Path, json_output: bool) -> 
         console.print(f"run folder: [bold]{out}[/]")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def import_run(
     predictions_file: Path,
     data: str,
@@ -232,7 +224,7 @@ def import_run(
             "status": "complete",
             "model": {"spec": model, "family": "imported"},
             "data": dataset.describe(),
-            "source": {"file": str(predictions_file), "sha256": sha256_of(predictions_file)},
+            "source": {"file": str(predictions_file), "sha256": file_sha256(predictions_file)},
             "num_predictions": len(predictions),
         }
     )

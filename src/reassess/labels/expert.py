@@ -25,7 +25,6 @@ actual hash so every metric computed from it can say so.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import numpy as np
 
 from reassess.labels.imagenet import imagenet_classes
 from reassess.labels.label_sets import LabelSets
+from reassess.labels.resources import file_sha256
 
 EXPERT_FILE_NAME = "human_accuracy_v3.0.0.json"
 EXPERT_SHA256 = "d5b2b6111fc9efea16aaebd21bc5a401d16ad18285d3fd99635d8b32ebdb6287"
@@ -110,15 +110,6 @@ class ExpertLabels:
             "problematic": len(self.problematic),
             "imagenet_m": len(self.imagenet_m),
         }
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_expert_multilabels(path: Path | str, *, verify: bool = True) -> ExpertLabels:
