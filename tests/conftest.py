@@ -10,6 +10,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by `make browser`
 CHROMIUM_ARGS = [
     "--headless",

@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.cli.test_eval_import_metrics import reassess
-from tests.conftest import SHARED_DATA
+from tests.conftest import FIXTURES
 
-DUMMY_EXPERT = SHARED_DATA / "tfds-imagenet2012-multilabel" / "dummy_human_accuracy_fixed.json"
+DUMMY_EXPERT = FIXTURES / "dummy_human_accuracy_fixed.json"
 
 
 @pytest.fixture(scope="module")

@@ -43,8 +43,8 @@ def _independent_v2_pairs():
     else:
         with gzip.open(data_file("timm_testbed.csv.gz"), "rt") as f:
             rows = list(csv.DictReader(f))
-        val = {(r["model"], r["img_size"]): float(r["imagenet"]) for r in rows}
-        v2 = {(r["model"], r["img_size"]): float(r["imagenetv2"]) for r in rows}
+        val = {(r["model"], r["img_size"]): float(r["imagenet"]) for r in rows if r["imagenet"]}
+        v2 = {(r["model"], r["img_size"]): float(r["imagenetv2"]) for r in rows if r["imagenetv2"]}
     keys = [k for k in val if k in v2 and standard_model_rule(k[0]) is None]
     x = np.array([val[k] for k in keys]) / 100
     y = np.array([v2[k] for k in keys]) / 100

@@ -14,9 +14,9 @@ from reassess.datasets.imagenet import real_label_sets, val_labels
 from reassess.labels.expert import EXPERT_SHA256
 from reassess.labels.resources import data_file
 from reassess.store.run import RunDir
-from tests.conftest import SHARED_DATA
+from tests.conftest import FIXTURES
 
-DUMMY_EXPERT = SHARED_DATA / "tfds-imagenet2012-multilabel" / "dummy_human_accuracy_fixed.json"
+DUMMY_EXPERT = FIXTURES / "dummy_human_accuracy_fixed.json"
 
 
 def reassess(*args, check=True):

@@ -14,9 +14,9 @@ from reassess.labels.expert import (
     file_sha256,
     load_expert_multilabels,
 )
-from tests.conftest import SHARED_DATA
+from tests.conftest import FIXTURES
 
-DUMMY = SHARED_DATA / "tfds-imagenet2012-multilabel" / "dummy_human_accuracy_fixed.json"
+DUMMY = FIXTURES / "dummy_human_accuracy_fixed.json"
 
 
 def wnid(index: int) -> str:

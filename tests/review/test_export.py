@@ -11,9 +11,9 @@ from reassess.labels.expert import UnverifiedLabelsWarning, load_expert_multilab
 from reassess.labels.imagenet import imagenet_classes
 from reassess.review.export import consensus, export_labels
 from reassess.review.store import Review, ReviewStore
-from tests.conftest import SHARED_DATA
+from tests.conftest import FIXTURES
 
-DUMMY = SHARED_DATA / "tfds-imagenet2012-multilabel" / "dummy_human_accuracy_fixed.json"
+DUMMY = FIXTURES / "dummy_human_accuracy_fixed.json"
 WN = imagenet_classes().wnids
 TENCH, GOLDFISH, TABBY, TIGER_CAT, EGYPTIAN = WN[0], WN[1], WN[281], WN[282], WN[285]
 VAL_A, VAL_B, VAL_C = (f"ILSVRC2012_val_{i:08d}.JPEG" for i in (236, 293, 559))
