@@ -42,6 +42,13 @@ def demo_command(
         allow_missing=False,
     )
     print_metrics(metrics, "ResNet-50 on ImageNet val")
+    console.rule("3. Every ResNet-50 mistake sorted by kind and severity")
+    from reassess.cli.commands_analyze import analyze_run, print_analysis
+    from reassess.store.run import RunDir
+
+    for run in (samples_run, resnet_run):
+        _, summary = analyze_run(RunDir(run))
+    print_analysis(summary, top=5)
     console.print(f"\nrun folders: [bold]{samples_run}[/] and [bold]{resnet_run}[/]")
     console.print(f"recompute any time: reassess metrics {resnet_run}")
     make_report([samples_run, resnet_run], out / "report.html", progress=progress)
