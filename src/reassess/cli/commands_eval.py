@@ -11,6 +11,7 @@ import typer
 
 from reassess.cli.app import UserError, app, console
 from reassess.cli.common import print_metrics
+from reassess.cli.options import BatchSize, Device, KeepLogits, Precision, TopK, UseCache
 from reassess.datasets.base import parse_data_spec
 from reassess.labels.resources import file_sha256
 from reassess.runs import finish_run
@@ -134,18 +135,16 @@ def eval_command(
         typer.Option(help="Data spec: imagenet-val:PATH, imagenetv2:PATH, folder:PATH, samples"),
     ],
     out: Annotated[Path, typer.Option(help="Run folder to create or resume")],
-    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    batch_size: BatchSize = 64,
     workers: Annotated[
         int | None, typer.Option(help="Decoding worker processes (default: CPU count, max 8)")
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
-    topk: Annotated[int, typer.Option(min=1, help="Ranked predictions to store per image")] = 5,
-    keep_logits: Annotated[bool, typer.Option(help="Also store full logits (float16)")] = False,
+    device: Device = "auto",
+    topk: TopK = 5,
+    keep_logits: KeepLogits = False,
     threads: Annotated[int | None, typer.Option(help="Torch intra-op threads")] = None,
-    cache: Annotated[
-        bool, typer.Option(help="Reuse/fill the decoded-crop cache shared by models")
-    ] = True,
-    precision: Annotated[str, typer.Option(help="fp32, or bf16/fp16 autocast")] = "fp32",
+    cache: UseCache = True,
+    precision: Precision = "fp32",
     compile_model: Annotated[
         bool, typer.Option("--compile", help="torch.compile the model first")
     ] = False,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from reassess.cli.app import UserError, app, console
+from reassess.cli.options import BatchSize, Device, KeepLogits, Precision, TopK, UseCache
 
 
 @app.command("zoo")
@@ -28,19 +29,17 @@ def zoo_command(
     ] = None,
     cpus_per_pair: Annotated[float, typer.Option(min=0.1, help="CPUs Ray gives each pair")] = 1,
     gpus_per_pair: Annotated[float, typer.Option(min=0, help="GPUs Ray gives each pair")] = 0,
-    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    batch_size: BatchSize = 64,
     workers: Annotated[
         int | None,
         typer.Option(help="Decoding workers per pair (default: local CPU count; Ray CPUs - 1)"),
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
-    topk: Annotated[int, typer.Option(min=1, help="Ranked predictions to store per image")] = 5,
-    keep_logits: Annotated[bool, typer.Option(help="Also store full logits (float16)")] = False,
+    device: Device = "auto",
+    topk: TopK = 5,
+    keep_logits: KeepLogits = False,
     threads: Annotated[int | None, typer.Option(help="Torch intra-op threads per pair")] = None,
-    cache: Annotated[
-        bool, typer.Option(help="Reuse/fill the decoded-crop cache shared by models")
-    ] = True,
-    precision: Annotated[str, typer.Option(help="fp32, or bf16/fp16 autocast")] = "fp32",
+    cache: UseCache = True,
+    precision: Precision = "fp32",
     compile_model: Annotated[
         bool, typer.Option("--compile", help="torch.compile each model first")
     ] = False,
