@@ -15,7 +15,8 @@ import typer
 from rich.table import Table
 
 from reassess.cli.app import UserError, app, console
-from reassess.cli.commands_metrics import MULTILABEL_FILE_HELP, load_expert_option
+from reassess.cli.commands_metrics import load_expert_option
+from reassess.cli.options import MultilabelFile, VerifyExpertFile
 from reassess.runs import recorded_expert_file, run_label_sets
 from reassess.store.atomic import atomic_write, atomic_write_json
 from reassess.store.run import RunDir
@@ -261,16 +262,8 @@ def print_analysis(result: dict[str, Any], top: int) -> None:
 @app.command("analyze")
 def analyze_command(
     run_dir: Annotated[Path, typer.Argument(help="A run folder made by eval or import")],
-    multilabel_file: Annotated[
-        Path | None, typer.Option("--multilabel-file", help=MULTILABEL_FILE_HELP)
-    ] = None,
-    verify: Annotated[
-        bool,
-        typer.Option(
-            "--verify/--no-verify",
-            help="Refuse a --multilabel-file whose sha256 is not the published one",
-        ),
-    ] = True,
+    multilabel_file: MultilabelFile = None,
+    verify: VerifyExpertFile = True,
     top: Annotated[int, typer.Option(help="How many confused class pairs to print")] = 10,
     json_output: Annotated[bool, typer.Option("--json", help="Print analysis.json")] = False,
 ) -> None:

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from reassess.cli.app import app, console
-from reassess.cli.commands_metrics import MULTILABEL_FILE_HELP, load_expert_option
+from reassess.cli.commands_metrics import load_expert_option
+from reassess.cli.options import MultilabelFile, VerifyExpertFile
 from reassess.metrics.titles import metric_title
 from reassess.runs import compare_runs, shared_expert_file
 from reassess.store.run import RunDir
@@ -71,18 +72,14 @@ def comparison_table(result: dict[str, Any]) -> Table:
 def compare_command(
     run_a: Annotated[Path, typer.Argument(help="Run folder A")],
     run_b: Annotated[Path, typer.Argument(help="Run folder B (same data and labels as A)")],
-    multilabel_file: Annotated[
-        Path | None, typer.Option("--multilabel-file", help=MULTILABEL_FILE_HELP)
-    ] = None,
+    multilabel_file: MultilabelFile = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Expert labels: count only 'correct' classes")
     ] = False,
     equivalences: Annotated[
         bool, typer.Option("--equivalences", help="Accept either class of a duplicate pair")
     ] = False,
-    verify: Annotated[
-        bool, typer.Option("--verify/--no-verify", help="Check the expert file's sha256")
-    ] = True,
+    verify: VerifyExpertFile = True,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples")] = 2000,
     seed: Annotated[int, typer.Option(help="Bootstrap random seed")] = 0,
     json_output: Annotated[

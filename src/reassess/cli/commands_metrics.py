@@ -10,13 +10,9 @@ import typer
 
 from reassess.cli.app import UserError, app, console
 from reassess.cli.common import label_warnings_printed, print_metrics
+from reassess.cli.options import MultilabelFile, VerifyExpertFile
 from reassess.runs import finish_run, recorded_expert_file
 from reassess.store.run import RunDir
-
-MULTILABEL_FILE_HELP = (
-    "human_accuracy_v3.0.0.json, the expert multi-labels (sha256-checked): adds expert "
-    "multi-label top-1 and ImageNet-M"
-)
 
 
 def load_expert_option(path: Path | None, *, verify: bool, quiet: bool = False) -> Any:
@@ -40,9 +36,7 @@ def load_expert_option(path: Path | None, *, verify: bool, quiet: bool = False) 
 @app.command("metrics")
 def metrics_command(
     run_dir: Annotated[Path, typer.Argument(help="A run folder made by eval or import")],
-    multilabel_file: Annotated[
-        Path | None, typer.Option("--multilabel-file", help=MULTILABEL_FILE_HELP)
-    ] = None,
+    multilabel_file: MultilabelFile = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -56,13 +50,7 @@ def metrics_command(
             help="Accept either class of a duplicate pair (sunglass/sunglasses, laptop/notebook...)",
         ),
     ] = False,
-    verify: Annotated[
-        bool,
-        typer.Option(
-            "--verify/--no-verify",
-            help="Refuse a --multilabel-file whose sha256 is not the published one",
-        ),
-    ] = True,
+    verify: VerifyExpertFile = True,
     details: Annotated[
         bool, typer.Option(help="Also print subgroup and calibration tables")
     ] = True,

@@ -413,7 +413,9 @@ def scaling_command(
             help="Hold out Pareto points above this scale (default: each family's largest)"
         ),
     ] = None,
-    no_holdout: Annotated[bool, typer.Option("--no-holdout", help="Fit on every Pareto point")] = False,
+    no_holdout: Annotated[
+        bool, typer.Option("--no-holdout", help="Fit on every Pareto point")
+    ] = False,
     target_compute: Annotated[
         float | None, typer.Option(help="Predict each family's accuracy at this scale")
     ] = None,
