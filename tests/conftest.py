@@ -85,3 +85,29 @@ def val_labels() -> np.ndarray:
     from reassess.datasets.imagenet import val_labels
 
     return val_labels()
+
+
+# A random open_clip CLIP small enough to run in milliseconds (embeddings of 16 numbers).
+TINY_CLIP_CONFIG = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> tuple[Path, Path]:
+    """(config JSON, weights file) of a random tiny open_clip CLIP, loadable by its real loader."""
+    import json
+
+    open_clip = pytest.importorskip("open_clip")
+    torch = pytest.importorskip("torch")
+    folder = tmp_path_factory.mktemp("tiny_clip")
+    config = folder / "reassess-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP_CONFIG))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    model = open_clip.create_model("reassess-tiny-clip")
+    weights = folder / "weights.pt"
+    torch.save(model.state_dict(), weights)
+    return config, weights

@@ -21,8 +21,9 @@ def imported_run(tmp_path_factory, shipped_resnet50_predictions):
 def test_analyze_writes_mistakes_and_summary(imported_run):
     out = reassess("analyze", imported_run).stdout
     assert "13,634 top-1 mistakes" in out
-    for title in ("Not a mistake", "Known label error", "Fine-grained out-of-vocabulary", "Major"):
+    for title in ("Not a mistake", "Known label error", "Fine-grained", "Unexplained", "borderline"):
         assert title in out
+    assert "undecidable" in out and "--oov-clip" in out  # how to decide out-of-vocabulary
     assert "identity holds" in out
     assert "Accuracy ladder" in out and "77.61%" in out and "72.73%" in out
 
@@ -64,8 +65,6 @@ def test_expert_multilabels_join_the_analysis(imported_run, tmp_path):
     """The tfds test fixture in the expert file's schema (not the published file: --no-verify)."""
     import warnings
 
-    import numpy as np
-
     from reassess.labels.expert import load_expert_multilabels
 
     with warnings.catch_warnings():
@@ -83,7 +82,14 @@ def test_expert_multilabels_join_the_analysis(imported_run, tmp_path):
     covered = table.sample_id.isin(accepted.sample_ids.tolist()).to_numpy()
     assert covered.any()
     assert table.in_expert.notna().to_numpy().tolist() == covered.tolist()
-    # every mistake whose prediction the experts accept is "not a mistake"
+    # every mistake whose prediction the experts accept is "not a mistake", by the experts
     in_expert = table.in_expert.fillna(False).to_numpy(dtype=bool)
     assert (table.category[in_expert] == "not_a_mistake").all()
-    assert np.isin(table.evidence_source[in_expert], ["real", "expert"]).all()
+    assert (table.evidence_source[in_expert] == "expert").all()
+    # and none the experts rejected is forgiven, whatever ReaL or cleanlab say
+    rejected = table.expert_decides.to_numpy() & ~in_expert
+    assert rejected.any()
+    assert not table.category[rejected].isin(["not_a_mistake", "known_label_error"]).any()
+    decided = table.expert_decides.to_numpy() & table.in_real.fillna(False).to_numpy(dtype=bool)
+    assert summary["identities"]["real"]["decided_by_experts"] == int(decided.sum())
+    assert summary["identities"]["real"]["holds"]

@@ -20,11 +20,6 @@ torch = pytest.importorskip("torch")
 from reassess.models import zeroshot  # noqa: E402
 from reassess.models.registry import ModelSpecError, create_model  # noqa: E402
 
-TINY_CONFIG = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 SUBSET = np.array([1, 281, 657, 744, 967])  # goldfish, tabby, missile, missile, espresso
 
 
@@ -35,20 +30,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory) -> tuple[Path, Path]:
-    """(config JSON, weights file) of a random tiny open_clip CLIP."""
-    folder = tmp_path_factory.mktemp("tiny_clip")
-    config = folder / "reassess-tiny-clip.json"
-    config.write_text(json.dumps(TINY_CONFIG))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model = open_clip.create_model("reassess-tiny-clip")
-    weights = folder / "weights.pt"
-    torch.save(model.state_dict(), weights)
-    return config, weights
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ def hostile_run(tmp_path) -> tuple[Path, Path]:
             "label": [281, 281, 281],
             "prediction": [282, 621, 282],
             "label_name": [HOSTILE_LABEL, "tabby", "tabby"],
-            "category": ["fine_grained", "major", "fine_grained"],
+            "category": ["fine_grained", "unexplained", "fine_grained"],
             "severity": ["minor", "major", "minor"],
             "evidence": ["same superclass: <b>domestic cat</b>", "WordNet distance 14", ""],
             "imagenet_x_factors": [["pose"], [], ["color", "partial_view"]],

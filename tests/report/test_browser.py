@@ -123,7 +123,7 @@ def test_names_with_html_stay_text_and_filters_work(chromium, hostile_run, tmp_p
         and HOSTILE_MODEL in text
     )
     assert visit.visible(".tile") == 3
-    page.click("[data-filter-for] button[data-category='Major']")
+    page.click("[data-filter-for] button[data-category='Unexplained']")
     assert visit.visible(".tile") == 1
     assert "lawn mower" in page.locator(".tile:visible").inner_text()
     page.click("[data-filter-for] button[data-category='*']")

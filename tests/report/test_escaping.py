@@ -28,7 +28,7 @@ def test_analysed_mistakes_are_read_from_mistakes_parquet(hostile_run):
     (view,) = build_report([run], images=images).runs
     mistakes = view.mistakes
     assert mistakes.analysed and mistakes.total == 3
-    assert mistakes.categories == [("Fine grained", 2), ("Major", 1)]
+    assert mistakes.categories == [("Fine-grained", 2), ("Unexplained", 1)]
     first = mistakes.rows[0]
     assert first.sample_id == f"n02123045/{HOSTILE_FILE}" and first.label == HOSTILE_LABEL
     assert first.prediction == "tiger cat" and first.severity == "minor"

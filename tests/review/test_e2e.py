@@ -19,6 +19,7 @@ from reassess.cli.main import app
 from reassess.labels.expert import UnverifiedLabelsWarning, load_expert_multilabels
 from reassess.labels.imagenet import imagenet_classes
 from reassess.review.server import ReviewServer, open_review
+from reassess.runs import classify_run
 from reassess.store.run import RunDir
 from tests.conftest import REPO
 from tests.review.conftest import HOSTILE, val_name
@@ -99,6 +100,10 @@ def test_review_with_the_keyboard_restart_export_and_recompute(chromium, lite0_v
     assert CLASSES.name(top[val_name(236)][0]) == "tiger cat"
     assert CLASSES.name(top[val_name(293)][0]) == "espresso"
     db = tmp_path / "review.sqlite"
+    analysed, _, _ = classify_run(RunDir(run_dir))
+    severity_if_mistake = dict(
+        zip(analysed["sample_id"].tolist(), analysed["severity_if_mistake"].tolist(), strict=True)
+    )
 
     with ReviewServer(open_review([run_dir], images=images, db=db), port=0) as server:
         s = Session(chromium, server.url, "alice")
@@ -133,9 +138,17 @@ def test_review_with_the_keyboard_restart_export_and_recompute(chromium, lite0_v
         assert page.locator("#severity button.selected").inner_text() == "major"
         s.keys("Enter")
         s.wait_for(val_name(1341))
-        # chelsea the tabby taken for a tiger cat: fine-grained; minor is the default, v flips it
-        s.keys("f", "v", "v")
-        assert page.locator("#severity button.selected").inner_text() == "minor"
+        # chelsea the tabby taken for a tiger cat: fine-grained, starting at analyze's severity
+        # score for it (one severity rule); v steps through minor, borderline, major
+        s.keys("f")
+        suggested = severity_if_mistake[val_name(1341)]
+        assert page.locator("#severity button.selected").inner_text() == suggested
+        s.keys("v", "v", "v")
+        assert page.locator("#severity button.selected").inner_text() == suggested
+        order = ["minor", "borderline", "major"]
+        s.keys("v")
+        after = order[(order.index(suggested) + 1) % 3]
+        assert page.locator("#severity button.selected").inner_text() == after
         assert "tiger cat" not in s.valid()
         s.keys("Enter")
         expect(page.locator("#progress-text")).to_have_text("4 / 4 reviewed")

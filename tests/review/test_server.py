@@ -290,7 +290,14 @@ def test_two_runs_become_one_item_per_image_with_each_models_prediction(tiny_run
     ]
     only_b = client.get("/api/item/3").get_json()["item"]
     assert [m["model"] for m in only_b["mistakes"]] == ["model-b"]
-    assert only_b["mistakes"][0]["category"] is None  # run B has no mistakes.parquet
+    # run B has no mistakes.parquet: the app classifies it as analyze would, in memory
+    from reassess.runs import classify_run
+
+    mistakes, _, _ = classify_run(RunDir(other))
+    row = mistakes["sample_id"].tolist().index(only_b["sample_id"])
+    assert only_b["mistakes"][0]["category"] == mistakes.category[row]
+    assert only_b["suggested_severity"] == mistakes["severity_if_mistake"][row]
+    assert only_b["suggested_severity"] in ("minor", "borderline", "major")
 
 
 def test_images_browsers_cannot_show_are_sent_as_png(tmp_path):

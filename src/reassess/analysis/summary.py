@@ -15,19 +15,19 @@ from reassess.analysis.evidence import FACTORS, ImageNetX
 from reassess.analysis.mistakes import (
     CATEGORIES,
     CATEGORY_TITLES,
-    RULES,
-    SEVERITY_RULES,
+    KINDS,
     SOURCE_TITLES,
-    THRESHOLDS,
     Mistakes,
+    rule_texts,
 )
+from reassess.analysis.severity import FORGIVEN_SEVERITIES, NO_SEVERITY, SEVERITIES
 from reassess.labels.hierarchy import ImageNetHierarchy, imagenet_hierarchy
 from reassess.labels.imagenet import imagenet_classes
 from reassess.labels.label_sets import LabelSets
 from reassess.metrics.accuracy import set_hits
 from reassess.metrics.stats import Proportion
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _set_title(name: str) -> str:
@@ -46,15 +46,15 @@ def real_identity(
     Identity: a top-1 mistake whose prediction lies in the image's set is exactly an image that
     is *set-correct and original-wrong*, counted on set-evaluable images with a known label.
     The left side comes from the mistake table (``in_<name>``), the right side from
-    :func:`reassess.metrics.accuracy.set_hits`, the function behind ``real_top1``. Because every
-    such mistake is classified ``not_a_mistake`` with that set as evidence (rule 1 checks the
-    sets first), the count is also the number of "not a mistake" entries the set accounts for.
+    :func:`reassess.metrics.accuracy.set_hits`, the function behind ``real_top1``. Every such
+    mistake is classified ``not_a_mistake`` with that set as evidence, except where the expert
+    multi-labels annotate the image: there the experts decide instead (expert precedence).
 
     Returns
     -------
     dict
-        ``mistakes_in_set``, ``set_correct_original_wrong``, ``set_evaluable`` and
-        ``holds`` (the two counts agree).
+        ``mistakes_in_set``, ``not_a_mistake_by_set``, ``decided_by_experts``,
+        ``set_correct_original_wrong``, ``set_evaluable`` and ``holds`` (the counts agree).
     """
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     labelled = labels >= 0
@@ -65,13 +65,17 @@ def real_identity(
     by_rule1 = int(
         ((mistakes.category == "not_a_mistake") & (mistakes["evidence_source"] == name)).sum()
     )
+    by_experts = 0
+    if column is not None:
+        by_experts = int((column & mistakes["expert_decides"]).sum())
     return {
         "set": name,
         "mistakes_in_set": left_side,
         "not_a_mistake_by_set": by_rule1,
+        "decided_by_experts": by_experts,
         "set_correct_original_wrong": right_side,
         "set_evaluable": int(sets.evaluable.sum()),
-        "holds": left_side == right_side == by_rule1,
+        "holds": left_side == right_side == by_rule1 + by_experts,
     }
 
 
@@ -92,8 +96,8 @@ def accuracy_ladder(
     The multi-label rungs are set accuracies on each set's evaluable images (ReaL: Beyer et al.
     2020; expert labels: Shankar et al. 2020 / Vasudevan et al. 2022). The two forgiving rungs use
     the top-1 denominator (all images with a label): an image counts when its prediction is right
-    or its mistake is ``not_a_mistake`` (resp. of minor severity), the "minor-forgiven" accuracy
-    of Vasudevan et al. 2022.
+    or its mistake is ``not_a_mistake`` (resp. anything but ``major``: forgiven verdicts and minor
+    or borderline mistakes), the "minor-forgiven" accuracy of Vasudevan et al. 2022.
     """
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     labelled = labels >= 0
@@ -102,7 +106,7 @@ def accuracy_ladder(
     not_a_mistake = np.zeros(len(labels), dtype=bool)
     not_a_mistake[rows[mistakes.category == "not_a_mistake"]] = True
     minor = np.zeros(len(labels), dtype=bool)
-    minor[rows[mistakes.severity == "minor"]] = True
+    minor[rows[np.isin(mistakes.severity, FORGIVEN_SEVERITIES)]] = True
     ladder = [{"key": "top1", "title": "Top-1 (original labels)", **_proportion(correct[labelled])}]
     for name, sets in [*(label_sets or {}).items(), *([("expert", expert)] if expert else [])]:
         hits = set_hits(predictions[:, None], sets, k=1)
@@ -174,7 +178,7 @@ def superclass_accuracy(
     labelled = labels >= 0
     correct = labelled & (predictions == labels)
     minor = np.zeros(len(labels), dtype=bool)
-    minor[mistakes["row"][mistakes.severity == "minor"]] = True
+    minor[mistakes["row"][np.isin(mistakes.severity, FORGIVEN_SEVERITIES)]] = True
     major = np.zeros(len(labels), dtype=bool)
     major[mistakes["row"][mistakes.severity == "major"]] = True
     group = np.where(labelled, group_of[np.clip(labels, 0, None)], -1)
@@ -267,9 +271,9 @@ def summarize_mistakes(
     Returns
     -------
     dict
-        JSON-ready summary: counts, ``categories``, ``severity``, ``not_a_mistake_sources``,
-        ``identities``, ``oov``, ``ladder``, ``confused_pairs``, ``superclasses``,
-        ``imagenet_x`` and ``rules``.
+        JSON-ready summary: counts, ``categories``, ``severity``, ``kinds``, ``atypical``,
+        ``not_a_mistake_sources``, ``identities``, ``oov``, ``oov_sources``, ``ladder``,
+        ``confused_pairs``, ``superclasses``, ``imagenet_x`` and ``rules``.
 
     Examples
     --------
@@ -284,6 +288,7 @@ def summarize_mistakes(
     label_sets = dict(label_sets or {})
     labelled = labels >= 0
     n_mistakes = len(mistakes)
+    rules = rule_texts(mistakes.rules)
     categories = []
     for c in CATEGORIES:
         members = mistakes.category == c
@@ -294,10 +299,8 @@ def summarize_mistakes(
                 "count": int(members.sum()),
                 "share_of_mistakes": _proportion(members),
                 "share_of_images": int(members.sum()) / max(int(labelled.sum()), 1),
-                "minor": int((members & (mistakes.severity == "minor")).sum()),
-                "major": int((members & (mistakes.severity == "major")).sum()),
-                "severity_rule": SEVERITY_RULES[c],
-                "rule": RULES[c],
+                **{s: int((members & (mistakes.severity == s)).sum()) for s in SEVERITIES},
+                "rule": rules[c],
             }
         )
     nam = mistakes.category == "not_a_mistake"
@@ -312,7 +315,12 @@ def summarize_mistakes(
         "num_correct": int((labelled & (predictions == labels)).sum()),
         "num_mistakes": n_mistakes,
         "categories": categories,
-        "severity": {s: int((mistakes.severity == s).sum()) for s in ("minor", "major")},
+        "severity": {s: int((mistakes.severity == s).sum()) for s in (NO_SEVERITY, *SEVERITIES)},
+        "kinds": {k: int((mistakes["kind"] == k).sum()) for k in KINDS},
+        "atypical": {
+            "flagged": int(mistakes["atypical"].sum()),
+            "annotated": int((~mistakes.null["atypical"]).sum()),
+        },
         "not_a_mistake_sources": {
             str(s): int(k) for s, k in zip(sources, source_counts, strict=True)
         },
@@ -321,6 +329,16 @@ def summarize_mistakes(
             for name, sets in label_sets.items()
         },
         "oov": {v: int((oov == v).sum()) for v in ("yes", "no", "undecidable")},
+        "oov_sources": {
+            str(v): int(k)
+            for v, k in zip(
+                *np.unique(
+                    mistakes["oov_source"][~mistakes.null["oov_source"]].astype(str),
+                    return_counts=True,
+                ),
+                strict=True,
+            )
+        },
         "ladder": accuracy_ladder(
             mistakes, labels, predictions, label_sets=label_sets, expert=expert
         ),
@@ -333,9 +351,9 @@ def summarize_mistakes(
         ),
         "rules": {
             "order": list(CATEGORIES),
-            "rules": RULES,
-            "severity": SEVERITY_RULES,
-            "thresholds": THRESHOLDS,
+            "rules": rules,
+            "thresholds": mistakes.rules.to_dict(),
+            "severity_model": mistakes.severity_model,
         },
     }
     return result

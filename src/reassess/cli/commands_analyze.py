@@ -17,23 +17,16 @@ from rich.table import Table
 from reassess.cli.app import UserError, app, console
 from reassess.cli.commands_metrics import load_expert_option
 from reassess.cli.options import MultilabelFile, VerifyExpertFile
-from reassess.runs import recorded_expert_file, run_label_sets
-from reassess.store.atomic import atomic_write, atomic_write_json
+from reassess.runs import ANALYSIS_FILE, MISTAKES_FILE, OOVCheck, analyze_run, recorded_expert_file
 from reassess.store.run import RunDir
 
-MISTAKES_FILE = "mistakes.parquet"
-ANALYSIS_FILE = "analysis.json"
-# Label sets of a run that are not human multi-labels: cleanlab's corrected / cleaned single
-# labels. The analysis consults the cleanlab list itself (rule 2), so these are left out.
-DERIVED_LABEL_SETS = ("corrected", "cleaned")
 SHORT_CATEGORY = {
     "not_a_mistake": "not a mistake",
     "known_label_error": "label error",
     "fine_grained": "fine-grained",
     "fine_grained_oov": "fine-grained OOV",
     "spurious_correlation": "spurious",
-    "non_prototypical": "non-prototypical",
-    "major": "major",
+    "unexplained": "unexplained",
 }
 
 
@@ -59,83 +52,6 @@ def load_expert_for_run(
     return load_expert_option(multilabel_file, verify=verify, quiet=quiet)
 
 
-def analyze_run(run: RunDir, *, expert_labels: Any = None) -> tuple[Any, dict[str, Any]]:
-    """Classify and summarise a run's mistakes; write mistakes.parquet and analysis.json.
-
-    ``expert_labels`` is an :class:`~reassess.labels.expert.ExpertLabels` or None.
-    """
-    import pyarrow.parquet as pq
-
-    from reassess.analysis.evidence import IMAGENET_X_LICENSE
-    from reassess.analysis.mistakes import classify_mistakes, default_evidence
-    from reassess.analysis.summary import summarize_mistakes
-
-    info = run.read_run()
-    predictions = run.read_predictions()
-    if not (predictions.labels >= 0).any():
-        raise UserError(
-            f"{run.path}: no sample has a single label, so there are no top-1 mistakes to analyse"
-        )
-    ids = predictions.sample_ids.tolist()
-    label_sets = {
-        name: sets
-        for name, sets in run_label_sets(info, predictions).items()
-        if name not in DERIVED_LABEL_SETS
-    }
-    expert = expert_labels.accepted().align(ids) if expert_labels is not None else None
-    evidence = default_evidence()
-    top1 = predictions.top1.astype("int64")
-    confidence = predictions.probs[:, 0] if predictions.probs is not None else None
-    mistakes = classify_mistakes(
-        predictions.sample_ids,
-        predictions.labels,
-        top1,
-        label_sets=label_sets,
-        expert=expert,
-        evidence=evidence,
-        confidence=confidence,
-    )
-    summary = summarize_mistakes(
-        mistakes,
-        predictions.sample_ids,
-        predictions.labels,
-        top1,
-        label_sets=label_sets,
-        expert=expert,
-        imagenet_x=evidence.imagenet_x,
-        hierarchy=evidence.hierarchy,
-    )
-    x_annotated = int(mistakes["x_annotated"].sum())
-    result = {
-        "run": {
-            "path": str(run.path),
-            "model": info.get("model", {}).get("spec"),
-            "data": info.get("data", {}).get("spec"),
-        },
-        **summary,
-        "sources": {
-            "label_sets": {
-                name: {"annotated": int(s.annotated.sum()), "evaluable": int(s.evaluable.sum())}
-                for name, s in label_sets.items()
-            },
-            "expert": expert_labels.describe() if expert_labels is not None else None,
-            "cleanlab_label_errors": {
-                "mistakes_flagged": int((~mistakes.null["cleanlab_category"]).sum()),
-                "license": "Apache-2.0",
-            },
-            "imagenet_x": {"mistakes_annotated": x_annotated, "license": IMAGENET_X_LICENSE},
-            "cooccurrence": f"{evidence.cooccurrence_source} labels of the ImageNet val images",
-            "confusions": "class pairs a ViT-3B confused (Vasudevan et al. 2022), Apache-2.0",
-            "hierarchy": "WordNet 3.0 is-a hierarchy of the 1000 classes",
-        },
-        "files": {"mistakes": MISTAKES_FILE},
-    }
-    table = mistakes.to_table()
-    atomic_write(run.path / MISTAKES_FILE, lambda tmp: pq.write_table(table, tmp))
-    atomic_write_json(run.path / ANALYSIS_FILE, result)
-    return mistakes, result
-
-
 def print_analysis(result: dict[str, Any], top: int) -> None:
     """The summary tables of ``analysis.json``."""
     run = result["run"]
@@ -145,7 +61,7 @@ def print_analysis(result: dict[str, Any], top: int) -> None:
         title_justify="left",
     )
     table.add_column("category", no_wrap=True)
-    for col in ("count", "% of mistakes", "95% CI", "% of images", "minor", "major"):
+    for col in ("count", "% of mistakes", "95% CI", "% of images", "minor", "borderline", "major"):
         table.add_column(col, justify="right")
     for c in result["categories"]:
         share = c["share_of_mistakes"]
@@ -156,6 +72,7 @@ def print_analysis(result: dict[str, Any], top: int) -> None:
             _ci(share, 1),
             _pct(c["share_of_images"]),
             f"{c['minor']:,}",
+            f"{c['borderline']:,}",
             f"{c['major']:,}",
         )
     sev = result["severity"]
@@ -166,6 +83,7 @@ def print_analysis(result: dict[str, Any], top: int) -> None:
         "",
         _pct(n_mis / max(n_img, 1)),
         f"{sev['minor']:,}",
+        f"{sev['borderline']:,}",
         f"{sev['major']:,}",
         style="bold",
     )
@@ -185,12 +103,30 @@ def print_analysis(result: dict[str, Any], top: int) -> None:
             f"{title} set; {ident['set_correct_original_wrong']:,} of the "
             f"{ident['set_evaluable']:,} {title}-evaluable images are {title}-correct and "
             f"original-wrong: identity {mark}"
+            + (
+                f" ({ident['decided_by_experts']:,} of them decided by the expert labels instead)"
+                if ident.get("decided_by_experts")
+                else ""
+            )
         )
     oov = result["oov"]
+    sources = ", ".join(f"{k} {v:,}" for k, v in result.get("oov_sources", {}).items())
     console.print(
-        f"  fine-grained out-of-vocabulary: yes {oov['yes']:,}, no {oov['no']:,}, "
-        f"undecidable {oov['undecidable']:,}"
+        f"  out-of-vocabulary (asked of mistakes that are not fine-grained): yes {oov['yes']:,}, "
+        f"no {oov['no']:,}, undecidable {oov['undecidable']:,}"
+        + (f" (decided by {sources})" if sources else "")
     )
+    if oov["undecidable"]:
+        console.print(
+            "  [dim]to decide them, let a CLIP model look at the images: "
+            "reassess analyze RUNDIR --images DIR --oov-clip open_clip:ARCH@PRETRAINED[/]"
+        )
+    atypical = result["atypical"]
+    if atypical["annotated"]:
+        console.print(
+            f"  atypical images (ImageNet-X flag, not a kind): {atypical['flagged']:,} of the "
+            f"{atypical['annotated']:,} annotated mistakes"
+        )
 
     ladder = Table(title="Accuracy ladder", title_justify="left")
     for col, justify in [("", "left"), ("value", "right"), ("95% CI", "right"), ("n", "right")]:
@@ -265,22 +201,54 @@ def analyze_command(
     multilabel_file: MultilabelFile = None,
     verify: VerifyExpertFile = True,
     top: Annotated[int, typer.Option(help="How many confused class pairs to print")] = 10,
+    images: Annotated[
+        Path | None,
+        typer.Option(help="The run's image folder, for the CLIP out-of-vocabulary check"),
+    ] = None,
+    oov_clip: Annotated[
+        str | None,
+        typer.Option(
+            "--oov-clip",
+            help="CLIP model that decides out-of-vocabulary mistakes from the images "
+            "(open_clip:ARCH@PRETRAINED or hf-clip:REPO; needs --images)",
+        ),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Device of the CLIP model (default: auto)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per CLIP batch")] = 32,
     json_output: Annotated[bool, typer.Option("--json", help="Print analysis.json")] = False,
 ) -> None:
-    """Sort every top-1 mistake into 7 kinds (not a mistake ... major) with its evidence.
+    """Sort every top-1 mistake by kind (fine-grained, out-of-vocabulary, spurious, ...) and
+    score its severity (minor / borderline / major), with the evidence for each.
 
     Writes RUNDIR/mistakes.parquet (one row per mistake) and RUNDIR/analysis.json (the
-    summary), then prints the summary tables.
+    summary), then prints the summary tables. With --images and --oov-clip a CLIP model looks at
+    the mistakes label data cannot explain (verdicts cached in RUNDIR/oov_clip.parquet).
+
+    Example: reassess analyze runs/convnext --multilabel-file human_accuracy_v3.0.0.json
     """
     run = RunDir(run_dir)
     run.read_run()  # a clear error for a folder that is not a run, before reading label files
+    if (images is None) != (oov_clip is None):
+        raise UserError("--images and --oov-clip go together: the CLIP check needs both")
+    if images is not None and not images.is_dir():
+        raise UserError(f"{images}: no such image folder (from --images)")
     expert_labels = load_expert_for_run(run, multilabel_file, verify=verify, quiet=json_output)
+    oov_check = (
+        OOVCheck(oov_clip, images, device=device, batch_size=batch_size, progress=not json_output)
+        if oov_clip is not None and images is not None
+        else None
+    )
     if json_output:
-        _, result = analyze_run(run, expert_labels=expert_labels)
+        _, result = analyze_run(run, expert_labels=expert_labels, oov_check=oov_check)
         typer.echo(json.dumps(result, indent=2))
         return
-    with console.status("classifying mistakes ..."):
-        mistakes, result = analyze_run(run, expert_labels=expert_labels)
+    if oov_check is not None:
+        mistakes, result = analyze_run(run, expert_labels=expert_labels, oov_check=oov_check)
+    else:
+        with console.status("classifying mistakes ..."):
+            mistakes, result = analyze_run(run, expert_labels=expert_labels)
     print_analysis(result, top)
     console.print(
         f"wrote {run.path / MISTAKES_FILE} ({len(mistakes):,} rows) and {run.path / ANALYSIS_FILE}"

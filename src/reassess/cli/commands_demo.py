@@ -43,7 +43,8 @@ def demo_command(
     )
     print_metrics(metrics, "ResNet-50 on ImageNet val")
     console.rule("3. Every ResNet-50 mistake sorted by kind and severity")
-    from reassess.cli.commands_analyze import analyze_run, print_analysis
+    from reassess.cli.commands_analyze import print_analysis
+    from reassess.runs import analyze_run
     from reassess.store.run import RunDir
 
     analyze_run(RunDir(samples_run))  # its mistakes.parquet feeds the report's gallery

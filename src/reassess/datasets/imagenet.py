@@ -28,6 +28,18 @@ def val_file_names() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
+def _val_positions() -> dict[str, int]:
+    return {name: i for i, name in enumerate(val_file_names().tolist())}
+
+
+def val_index(sample_ids: np.ndarray) -> np.ndarray:
+    """0-based val position of each sample id that is a val file name (``-1`` for any other id)."""
+    position = _val_positions()
+    ids = np.asarray(sample_ids, dtype=object).tolist()
+    return np.fromiter((position.get(s, -1) for s in ids), dtype=np.int64, count=len(ids))
+
+
+@lru_cache(maxsize=1)
 def val_labels() -> np.ndarray:
     """Original single labels of the 50,000 val images in val file order."""
     return np.load(data_file("imagenet_val_labels.npy")).astype(np.int32)

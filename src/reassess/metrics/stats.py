@@ -1,7 +1,9 @@
-"""Proportions with exact confidence intervals, the unit every accuracy is reported in."""
+"""Proportions with exact confidence intervals (the unit every accuracy is reported in), and kappa."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,3 +53,31 @@ class Proportion:
 
     def to_dict(self) -> dict:
         return {"value": self.value, "n": self.n, "ci95": list(self.ci95)}
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
+    """Cohen's kappa of two raters' labels of the same items; None when chance agreement is 1.
+
+    Parameters
+    ----------
+    a, b : the two raters' categories, item by item.
+
+    Returns
+    -------
+    ``(p_o - p_e) / (1 - p_e)`` with observed agreement ``p_o`` and chance agreement ``p_e`` from
+    each rater's category shares (Cohen 1960).
+
+    Examples
+    --------
+    >>> round(cohen_kappa(["x", "x", "y", "y"], ["x", "y", "y", "y"]), 3)
+    0.5
+    """
+    if len(a) != len(b) or not len(a):
+        raise ValueError("cohen_kappa needs two equally long, non-empty lists")
+    n = len(a)
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    count_a, count_b = Counter(a), Counter(b)
+    chance = sum(count_a[c] * count_b[c] for c in count_a) / (n * n)
+    if chance >= 1.0:
+        return None
+    return (observed - chance) / (1.0 - chance)

@@ -867,6 +867,21 @@ def load_hf_clip(argument: str, spec: str, device: str) -> ClipBackbone:
     )
 
 
+CLIP_FAMILIES = ("open_clip", "hf-clip")
+
+
+def load_clip_backbone(spec: str, device: str | None = None) -> ClipBackbone:
+    """The two towers of ``open_clip:ARCH@PRETRAINED`` or ``hf-clip:REPO``, for uses beyond the
+    1000-way classifier (the out-of-vocabulary check of ``reassess analyze --oov-clip``)."""
+    family, _, argument = spec.partition(":")
+    if family not in CLIP_FAMILIES or not argument:
+        raise ModelSpecError(
+            f"{spec!r}: a CLIP model spec is open_clip:ARCH@PRETRAINED or hf-clip:REPO"
+        )
+    load = load_open_clip if family == "open_clip" else load_hf_clip
+    return load(argument, spec, _resolve_device(device))
+
+
 # ----------------------------------------------------------------------------- building
 
 

@@ -47,6 +47,7 @@ CATEGORY_ORDER = (
     "finegrainedoov",
     "spuriouscorrelation",
     "nonprototypical",
+    "unexplained",
     "major",
 )
 
@@ -455,9 +456,14 @@ def _normal(text: str) -> str:
 
 
 def pretty_category(raw: Any) -> str:
-    """``fine_grained_oov`` -> ``Fine grained oov``; None -> ``not analysed``."""
+    """``fine_grained_oov`` -> ``Fine-grained out-of-vocabulary`` (the analysis' own titles);
+    an unknown key -> its words capitalised; None -> ``not analysed``."""
+    from reassess.analysis.mistakes import CATEGORY_TITLES
+
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):
         return NOT_ANALYSED
+    if str(raw) in CATEGORY_TITLES:
+        return CATEGORY_TITLES[str(raw)]
     text = str(raw).replace("_", " ").strip()
     return text[:1].upper() + text[1:] if text else NOT_ANALYSED
 
@@ -742,9 +748,9 @@ def run_figures(
 
     fig = Figure("categories", "Mistakes by category")
     if mistakes and mistakes.analysed and mistakes.categories:
-        severity = _category_severity(mistakes)
-        bars = [plots.Bar(c, n, group=severity.get(c)) for c, n in mistakes.categories]
-        fig.src = plots.category_bars(bars, total)
+        severity = _category_severity_counts(mistakes)
+        rows = [(c, severity.get(c) or {"unknown": n}) for c, n in mistakes.categories]
+        fig.src = plots.category_bars(rows, total)
         fig.caption = (
             f"{mistakes.total:,} top-1 mistakes on {total:,} images, sorted into the categories of "
             '"When does dough become a bagel?" (Vasudevan et al. 2022).'
@@ -831,15 +837,12 @@ def run_figures(
     return figures
 
 
-def _category_severity(mistakes: MistakesView) -> dict[str, str]:
-    votes: dict[str, Counter] = {}
+def _category_severity_counts(mistakes: MistakesView) -> dict[str, dict[str, int]]:
+    """Per category, how many of its mistakes have each severity (as the analysis scored them)."""
+    counts: dict[str, Counter] = {}
     for row in mistakes.rows:
-        votes.setdefault(row.category, Counter())[row.severity.lower()] += 1
-    out = {c: v.most_common(1)[0][0] for c, v in votes.items() if v}
-    for category, _ in mistakes.categories:
-        if _normal(category) == "notamistake":
-            out[category] = "none"
-    return out
+        counts.setdefault(row.category, Counter())[row.severity.lower() or "unknown"] += 1
+    return {c: dict(v) for c, v in counts.items()}
 
 
 # --- the ladder ---------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import numpy as np
 # Okabe & Ito's colour-blind safe palette.
 BLUE, ORANGE, GREEN, VERMILION = "#0072B2", "#E69F00", "#009E73", "#D55E00"
 SKY, PURPLE, GREY, YELLOW = "#56B4E9", "#CC79A7", "#7F7F7F", "#F0E442"
-SEVERITY_COLOURS = {"none": GREEN, "minor": SKY, "major": VERMILION}
+# Severity of a mistake (reassess.analysis.severity): none = forgiven (not a mistake, label error).
+SEVERITY_COLOURS = {"none": GREEN, "minor": SKY, "borderline": YELLOW, "major": VERMILION}
 
 STYLE = {
     "font.family": "sans-serif",
@@ -109,25 +110,42 @@ def _errors(bars: Sequence[Bar], scale: float) -> np.ndarray | None:
     return np.clip(np.array([lo, hi]), 0, None)
 
 
-def category_bars(bars: Sequence[Bar], total_samples: int) -> str:
-    """Mistakes per category: horizontal bars (count), coloured by severity, largest on top."""
-    bars = sorted(bars, key=lambda b: b.value)
-    total = sum(b.value for b in bars)
-    with _figure(6.4, 0.36 * len(bars) + 1.0) as fig:
+def category_bars(
+    categories: Sequence[tuple[str, dict[str, int]]], total_samples: int
+) -> str:
+    """Mistakes per category, largest on top: each bar split by severity (stacked counts)."""
+    rows = sorted(categories, key=lambda c: sum(c[1].values()))
+    totals = [sum(counts.values()) for _, counts in rows]
+    total = sum(totals)
+    with _figure(6.4, 0.36 * len(rows) + 1.0) as fig:
         ax = fig.add_subplot()
-        y = np.arange(len(bars))
-        colours = [SEVERITY_COLOURS.get((b.group or "").lower(), GREY) for b in bars]
-        ax.barh(y, [b.value for b in bars], color=colours, height=0.7)
-        ax.set_yticks(y, [plain(b.label) for b in bars])
+        y = np.arange(len(rows))
+        left = np.zeros(len(rows))
+        shown = []
+        for severity, colour in [*SEVERITY_COLOURS.items(), ("unknown", GREY)]:
+            if severity == "unknown":
+                widths = np.array(
+                    [
+                        sum(v for k, v in counts.items() if k not in SEVERITY_COLOURS)
+                        for _, counts in rows
+                    ]
+                )
+            else:
+                widths = np.array([counts.get(severity, 0) for _, counts in rows])
+            if widths.any():
+                ax.barh(y, widths, left=left, color=colour, height=0.7)
+                shown.append(_patch(colour, severity))
+            left += widths
+        ax.set_yticks(y, [plain(label) for label, _ in rows])
         ax.grid(axis="y", visible=False)
-        right = max((b.value for b in bars), default=1)
-        for yi, b in zip(y, bars, strict=True):
-            share = b.value / total if total else 0
+        right = max(totals, default=1) or 1
+        for yi, n in zip(y, totals, strict=True):
+            share = n / total if total else 0
             ax.text(
-                b.value + right * 0.01,
+                n + right * 0.01,
                 yi,
-                f"{int(b.value):,}  ({100 * share:.1f}% of mistakes, "
-                f"{100 * b.value / max(total_samples, 1):.1f}% of images)",
+                f"{int(n):,}  ({100 * share:.1f}% of mistakes, "
+                f"{100 * n / max(total_samples, 1):.1f}% of images)",
                 va="center",
                 fontsize=7.5,
                 color="#333333",
@@ -135,14 +153,8 @@ def category_bars(bars: Sequence[Bar], total_samples: int) -> str:
         ax.set_xlim(0, right * 1.75)
         ax.xaxis.set_major_locator(_integer_ticks())
         ax.set_xlabel("top-1 mistakes")
-        seen = {(b.group or "").lower() for b in bars}
-        handles = [
-            _patch(colour, name)
-            for name, colour in SEVERITY_COLOURS.items()
-            if name in seen or (name == "none" and "not a mistake" in seen)
-        ]
-        if handles:
-            ax.legend(handles=handles, title="severity", loc="lower right")
+        if shown:
+            ax.legend(handles=shown, title="severity", loc="lower right")
         return _to_uri(fig)
 
 

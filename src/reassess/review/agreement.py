@@ -11,13 +11,12 @@ shares), the same on the binary question "is it a mistake at all?", and Cohen's 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 
-from reassess.metrics.stats import Proportion
+from reassess.metrics.stats import Proportion, cohen_kappa
 
 
 @dataclass(frozen=True)
@@ -70,34 +69,6 @@ def _proportion(p: Proportion) -> dict:
     if not p.n:
         out["value"], out["ci95"] = None, None
     return out
-
-
-def cohen_kappa(a: list[str], b: list[str]) -> float | None:
-    """Cohen's kappa of two raters' labels of the same items; None when chance agreement is 1.
-
-    Parameters
-    ----------
-    a, b : the two raters' categories, item by item.
-
-    Returns
-    -------
-    ``(p_o - p_e) / (1 - p_e)`` with observed agreement ``p_o`` and chance agreement ``p_e`` from
-    each rater's category shares (Cohen 1960).
-
-    Examples
-    --------
-    >>> round(cohen_kappa(["x", "x", "y", "y"], ["x", "y", "y", "y"]), 3)
-    0.5
-    """
-    if len(a) != len(b) or not a:
-        raise ValueError("cohen_kappa needs two equally long, non-empty lists")
-    n = len(a)
-    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    count_a, count_b = Counter(a), Counter(b)
-    chance = sum(count_a[c] * count_b[c] for c in count_a) / (n * n)
-    if chance >= 1.0:
-        return None
-    return (observed - chance) / (1.0 - chance)
 
 
 def fleiss_kappa(counts: np.ndarray) -> float | None:

@@ -2,7 +2,7 @@
 
 For each run the mistakes are the rows of ``RUNDIR/mistakes.parquet`` (written by
 ``reassess analyze``, with its automatic category, severity and evidence) when that file exists,
-and otherwise every sample whose stored top-1 differs from its known single label. A sample that
+and otherwise the same classification computed in memory (:func:`reassess.runs.classify_run`). A sample that
 several runs get wrong is one item listing each model's prediction. Each item carries the
 original label, each model's top-k with probabilities, the label sets the run's dataset has
 (ReaL for ImageNet val, ...), and the expert multi-labels when ``--multilabel-file`` is given.
@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from reassess.labels.imagenet import imagenet_classes
-from reassess.runs import run_label_sets
+from reassess.review.store import SEVERITIES
+from reassess.runs import classify_run, run_label_sets
 from reassess.store.predictions import Predictions
 from reassess.store.run import RunDir
 
@@ -29,7 +30,15 @@ SUGGESTION_ORDER = ("real", "multilabel", "valid_labels", "corrected")
 # Sets derived from the single label; shown only where they differ from it (a known label error).
 _DERIVED_SETS = ("corrected", "cleaned")
 # Columns of mistakes.parquet shown in their own place; every other column is listed as a detail.
-_KNOWN_COLUMNS = {"sample_id", "label", "prediction", "category", "severity", "evidence"}
+_KNOWN_COLUMNS = {
+    "sample_id",
+    "label",
+    "prediction",
+    "category",
+    "severity",
+    "severity_if_mistake",
+    "evidence",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class ModelMistake:
     category: str | None = None
     severity: str | None = None
     evidence: Any = None
+    #: The automatic severity should the reviewer call it a mistake (also for forgiven ones).
+    suggested_severity: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -190,11 +201,12 @@ def _run_mistakes(run: RunDir, model: str, predictions: Predictions) -> dict[str
         )
 
     mistakes_file = run.path / MISTAKES_FILE
-    if not mistakes_file.exists():
-        wrong = (predictions.labels >= 0) & (predictions.top1 != predictions.labels)
-        return {predictions.sample_ids[i]: mistake(int(i)) for i in np.flatnonzero(wrong).tolist()}
+    if mistakes_file.exists():
+        records = read_mistakes(mistakes_file)
+    else:  # not analysed yet: the same classification, in memory
+        records = classify_run(run, predictions=predictions)[0].to_table().to_pylist()
     out: dict[str, ModelMistake] = {}
-    for record in read_mistakes(mistakes_file):
+    for record in records:
         sid = str(record["sample_id"])
         row = row_of.get(sid)
         if row is None:
@@ -209,9 +221,18 @@ def _run_mistakes(run: RunDir, model: str, predictions: Predictions) -> dict[str
             category=_plain(record.get("category")),
             severity=_plain(record.get("severity")),
             evidence=_evidence(record.get("evidence")),
+            suggested_severity=_suggested_severity(record),
             details={k: _plain(v) for k, v in record.items() if k not in _KNOWN_COLUMNS},
         )
     return out
+
+
+def _suggested_severity(record: dict[str, Any]) -> str | None:
+    for key in ("severity_if_mistake", "severity"):
+        value = _plain(record.get(key))
+        if value in SEVERITIES:
+            return value
+    return None
 
 
 def _model_names(infos: list[dict[str, Any]], paths: list[Path]) -> list[str]:

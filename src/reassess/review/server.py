@@ -74,14 +74,6 @@ VERDICT_KEYS = {
     "major": "m",
     PROBLEMATIC: "x",
 }
-# Severity a verdict starts with; the reviewer can switch it (key v).
-DEFAULT_SEVERITY = {
-    "fine_grained": "minor",
-    "fine_grained_oov": "minor",
-    "spurious_correlation": "minor",
-    "non_prototypical": "minor",
-    "major": "major",
-}
 STATUSES = ("all", "unreviewed", "reviewed", "any", "others", "disagree")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -197,6 +189,10 @@ def item_detail(item: ReviewItem, images: ImageResolver) -> dict[str, Any]:
         "sample_id": item.sample_id,
         "label": class_ref(item.label),
         "has_image": images.find(item.sample_id, classes.wnids[item.label]) is not None,
+        # the severity a mistake verdict starts with: reassess analyze's score (one rule)
+        "suggested_severity": next(
+            (m.suggested_severity for m in item.mistakes if m.suggested_severity), None
+        ),
         "mistakes": [
             {
                 "model": m.model,
@@ -332,7 +328,6 @@ def create_app(review: ReviewApp) -> Flask:
                     "key": VERDICT_KEYS[v],
                     "help": VERDICT_HELP[v],
                     "mistake": v in MISTAKE_VERDICTS,
-                    "severity": DEFAULT_SEVERITY.get(v),
                 }
                 for v in VERDICTS
             ],

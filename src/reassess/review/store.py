@@ -37,7 +37,7 @@ MISTAKE_VERDICTS = (
     "major",
 )
 VERDICTS = (NOT_A_MISTAKE, *MISTAKE_VERDICTS, PROBLEMATIC)
-SEVERITIES = ("minor", "major")
+SEVERITIES = ("minor", "borderline", "major")  # as Vasudevan et al. rated, and analyze scores
 MAX_NOTE = 5000
 MAX_LABELS = 100
 
@@ -108,7 +108,7 @@ class Review:
             raise ReviewError(f"unknown verdict {self.verdict!r}; expected one of {VERDICTS}")
         if self.verdict in MISTAKE_VERDICTS:
             if self.severity not in SEVERITIES:
-                raise ReviewError(f"a {self.verdict} mistake needs severity minor or major")
+                raise ReviewError(f"a {self.verdict} mistake needs severity minor, borderline or major")
         elif self.severity is not None:
             raise ReviewError(f"verdict {self.verdict} takes no severity")
         if len(self.note) > MAX_NOTE:

@@ -459,7 +459,7 @@
       d.severity = null;
     } else if (v.mistake) {
       for (const w of predictions()) d.valid.delete(w);
-      d.severity = v.severity;
+      d.severity = state.current.item.suggested_severity || "minor";
     } else {
       d.severity = null;
     }
@@ -469,7 +469,8 @@
   function toggleSeverity(value) {
     const d = state.draft;
     if (!d.verdict || !VERDICTS[d.verdict].mistake) return;
-    d.severity = value || (d.severity === "major" ? "minor" : "major");
+    const order = CONFIG.severities;
+    d.severity = value || order[(order.indexOf(d.severity) + 1) % order.length];
     renderVerdict();
     renderSaveState();
   }
