@@ -2,10 +2,11 @@
 
 For each run the mistakes are the rows of ``RUNDIR/mistakes.parquet`` (written by
 ``reassess analyze``, with its automatic category, severity and evidence) when that file exists,
-and otherwise the same classification computed in memory (:func:`reassess.runs.classify_run`). A sample that
-several runs get wrong is one item listing each model's prediction. Each item carries the
-original label, each model's top-k with probabilities, the label sets the run's dataset has
-(ReaL for ImageNet val, ...), and the expert multi-labels when ``--multilabel-file`` is given.
+and otherwise the same classification computed in memory (:func:`reassess.runs.classify_run`).
+A sample that several runs get wrong is one item listing each model's prediction. Each item
+carries the original label, each model's top-k with probabilities, the label sets the run's
+dataset has (ReaL for ImageNet val, ...), and the expert multi-labels when ``--multilabel-file``
+is given.
 """
 
 from __future__ import annotations
@@ -203,6 +204,8 @@ def _run_mistakes(run: RunDir, model: str, predictions: Predictions) -> dict[str
     mistakes_file = run.path / MISTAKES_FILE
     if mistakes_file.exists():
         records = read_mistakes(mistakes_file)
+    elif not (predictions.labels >= 0).any():
+        return {}  # no single label, no top-1 mistake
     else:  # not analysed yet: the same classification, in memory
         records = classify_run(run, predictions=predictions)[0].to_table().to_pylist()
     out: dict[str, ModelMistake] = {}
