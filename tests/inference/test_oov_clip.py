@@ -159,3 +159,16 @@ def test_images_and_clip_go_together(airliner_run, val_photos):
     assert result.returncode == 2
     assert "open_clip:ARCH@PRETRAINED or hf-clip:REPO" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_that_holds_no_verdicts_is_named(tmp_path):
+    import pyarrow as pa
+
+    bad = tmp_path / "oov_clip.parquet"
+    pq.write_table(pa.table({"sample_id": ["a"]}), bad)
+    with pytest.raises(ValueError, match="not an oov_clip.parquet") as info:
+        oov_clip.read_verdicts(bad)
+    assert str(bad) in str(info.value)
+    (tmp_path / "text.parquet").write_text("not parquet")
+    with pytest.raises(ValueError, match="not a readable oov_clip.parquet"):
+        oov_clip.read_verdicts(tmp_path / "text.parquet")

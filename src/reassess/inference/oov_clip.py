@@ -1,7 +1,7 @@
 """The CLIP out-of-vocabulary check: one image, its prediction's WordNet relatives, one verdict.
 
-For each mistake the analysis asks about (:mod:`reassess.labels.wordnet_proposals` builds the prompts), a
-CLIP model (``open_clip:ARCH@PRETRAINED`` or ``hf-clip:REPO``, the loaders of
+For each mistake the analysis asks about (:mod:`reassess.labels.wordnet_proposals` builds the
+prompts), a CLIP model (``open_clip:ARCH@PRETRAINED`` or ``hf-clip:REPO``, the loaders of
 :mod:`reassess.models.zeroshot`) embeds the image and every proposal; the most similar proposal
 decides. Verdicts are cached in the run folder (``oov_clip.parquet``, one row per sample), keyed
 by sample, prediction, valid labels and model spec, and written after every chunk of images, so
@@ -82,43 +82,42 @@ class OOVQuery:
         return json.dumps([self.sample_id, self.prediction, list(self.valid_labels)])
 
 
-def read_verdicts(path: Path, *, model: str | None = None) -> dict[str, OOVVerdict]:
-    """Sample id -> verdict from an ``oov_clip.parquet`` (only ``model``'s, when given)."""
+def _cached(path: Path, model: str | None) -> dict[str, tuple[str, OOVVerdict]]:
+    """Query key -> (sample id, verdict) of an ``oov_clip.parquet`` (only ``model``'s, if given).
+
+    Raises ValueError (naming the file) when it is not a readable verdict file.
+    """
     import pyarrow.parquet as pq
 
-    path = Path(path)
     try:
         rows = pq.read_table(path).to_pylist()
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable oov_clip.parquet ({exc})") from None
     fields = set(OOVVerdict.__dataclass_fields__)
-    out = {}
-    for row in rows:
-        if model is not None and row.get("model") != model:
-            continue
-        out[row["sample_id"]] = OOVVerdict(**{k: row[k] for k in fields})
-    return out
+    try:
+        return {
+            row["key"]: (row["sample_id"], OOVVerdict(**{k: row[k] for k in fields}))
+            for row in rows
+            if model is None or row.get("model") == model
+        }
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not an oov_clip.parquet (missing {exc})") from None
+
+
+def read_verdicts(path: Path, *, model: str | None = None) -> dict[str, OOVVerdict]:
+    """Sample id -> verdict from an ``oov_clip.parquet`` (only ``model``'s, when given)."""
+    return {sid: v for sid, v in _cached(Path(path), model).values()}
 
 
 def _read_cache(path: Path, model: str) -> dict[str, tuple[str, OOVVerdict]]:
-    """Query key -> (sample id, verdict) of the cached verdicts made with ``model``."""
-    import pyarrow.parquet as pq
-
+    """The cached verdicts of ``model``; an unreadable cache is recomputed, with a warning."""
     if not path.exists():
         return {}
     try:
-        rows = pq.read_table(path).to_pylist()
-    except (OSError, ValueError):
-        warnings.warn(
-            f"{path}: unreadable cache of CLIP verdicts; computing them again", stacklevel=2
-        )
+        return _cached(path, model)
+    except ValueError as exc:
+        warnings.warn(f"{exc}; computing the CLIP verdicts again", stacklevel=2)
         return {}
-    fields = set(OOVVerdict.__dataclass_fields__)
-    return {
-        row["key"]: (row["sample_id"], OOVVerdict(**{k: row[k] for k in fields}))
-        for row in rows
-        if row.get("model") == model and "key" in row
-    }
 
 
 def _write_cache(path: Path, entries: dict[str, tuple[str, OOVVerdict]]) -> None:
