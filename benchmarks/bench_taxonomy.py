@@ -50,10 +50,10 @@ from reassess.analysis.agreement import (  # noqa: E402
     load_expert_mistakes,
 )
 from reassess.analysis.mistakes import KINDS, VERDICTS, TaxonomyRules  # noqa: E402
-from reassess.analysis.severity import FEATURES, SeverityModel, default_severity_model  # noqa: E402
+from reassess.analysis.severity import default_severity_model  # noqa: E402
+from reassess.analysis.summary import value_counts  # noqa: E402
 
 FILES = ("vit3b_mistakes.json", "greedy_soups_mistakes.json")
-PLACEHOLDER = SeverityModel(FEATURES, (0.0,) * len(FEATURES), 0.0, 0.5, 0.5)
 
 
 def _fmt(x: float | None) -> str:
@@ -73,25 +73,13 @@ def score(experts: Any, rules: Any, severity: Any, context: dict[str, Any]) -> d
         "kind": kind_agreement(kinds, expert_kinds),
         "category": kind_agreement(categories, expert_kinds),
         "forgiven": float(np.isin(mistakes.category, VERDICTS).mean()),
-        "forgiven_by": {
-            str(s): int(n)
-            for s, n in zip(
-                *np.unique(
-                    mistakes["evidence_source"][np.isin(mistakes.category, VERDICTS)].astype(str),
-                    return_counts=True,
-                ),
-                strict=True,
-            )
-        },
+        "forgiven_by": value_counts(
+            mistakes["evidence_source"][np.isin(mistakes.category, VERDICTS)]
+        ),
         "oov_recall": float((mistakes["kind"][oov] == "fine_grained_oov").mean())
         if oov.any()
         else None,
-        "oov_column": {
-            str(v): int(n)
-            for v, n in zip(
-                *np.unique(mistakes["oov"][oov].astype(str), return_counts=True), strict=True
-            )
-        },
+        "oov_column": value_counts(mistakes["oov"][oov]),
         "severity": kind_agreement(ours_severity, collapse_severity(experts.severities.tolist())),
     }
 
@@ -150,7 +138,7 @@ def main() -> None:
         f"CLIP OOV verdicts: {'yes' if 'oov_verdicts' in context else 'no'}"
     )
     for fit_on, held_out in ((files[0], files[1]), (files[1], files[0])):
-        rules, kappa = fit_rules(fit_on, severity_model=PLACEHOLDER, **context)
+        rules, kappa = fit_rules(fit_on, **context)
         severity = fit_severity(fit_on, rules, **context)
         print(f"\n== fit on {fit_on.name}, scored on {held_out.name}")
         print(f"  rules: {rules.to_dict()} (in-sample kind kappa {kappa:.3f})")

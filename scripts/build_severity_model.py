@@ -28,7 +28,6 @@ from reassess.analysis.agreement import (  # noqa: E402
     load_expert_mistakes,
 )
 from reassess.analysis.mistakes import TaxonomyRules  # noqa: E402
-from reassess.analysis.severity import FEATURES, SeverityModel  # noqa: E402
 from reassess.store.atomic import atomic_write_json  # noqa: E402
 
 FIT_FILE = "vit3b_mistakes.json"
@@ -40,8 +39,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     experts = load_expert_mistakes(args.mistakes_dir / FIT_FILE)
-    placeholder = SeverityModel(FEATURES, (0.0,) * len(FEATURES), 0.0, 0.5, 0.5)
-    rules, kappa = fit_rules(experts, severity_model=placeholder)
+    rules, kappa = fit_rules(experts)
     print(
         f"rules fit on {experts.name} ({len(experts)} mistakes): {rules} (kind kappa {kappa:.3f})"
     )

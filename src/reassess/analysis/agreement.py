@@ -206,7 +206,9 @@ def fit_rules(experts: ExpertMistakes, **kwargs: Any) -> tuple[Any, float]:
     import itertools
 
     from reassess.analysis.mistakes import TaxonomyRules
+    from reassess.analysis.severity import UNFITTED
 
+    kwargs.setdefault("severity_model", UNFITTED)
     best, best_kappa = None, -2.0
     for values in itertools.product(*RULE_GRID.values()):
         settings = {k: RULE_OFF if v is None else v for k, v in zip(RULE_GRID, values, strict=True)}
@@ -232,10 +234,9 @@ def fit_severity(
     experts: ExpertMistakes, rules: Any, *, rater_scores: bool = True, **kwargs: Any
 ) -> Any:
     """A :class:`~reassess.analysis.severity.SeverityModel` fit on the experts' ratings."""
-    from reassess.analysis.severity import FEATURES, SeverityModel, fit_severity_model
+    from reassess.analysis.severity import FEATURES, UNFITTED, fit_severity_model
 
-    placeholder = SeverityModel(FEATURES, (0.0, 0.0, 0.0), 0.0, 0.5, 0.5)
-    mistakes = classify_expert_mistakes(experts, rules=rules, severity_model=placeholder, **kwargs)
+    mistakes = classify_expert_mistakes(experts, rules=rules, severity_model=UNFITTED, **kwargs)
     names = FEATURES if rater_scores else tuple(f for f in FEATURES if f != "rater_score")
     return fit_severity_model(
         severity_inputs(mistakes),

@@ -124,14 +124,15 @@ class TaxonomyRules:
     """Every threshold the kinds use (recorded in ``analysis.json``).
 
     The defaults were chosen on the ViT-3B mistakes of Vasudevan et al. only (their Greedy Soups
-    mistakes are the held-out check), by ``benchmarks/bench_taxonomy.py --fit``.
+    mistakes are the held-out check), by :func:`reassess.analysis.agreement.fit_rules`;
+    ``scripts/build_severity_model.py`` checks that they still are.
     """
 
     #: Rule 3: WordNet tree distance that still counts as a close relative (2: siblings).
     fine_grained_max_distance: int = 5
     #: Rule 3: other val images on which the reference model confuses the pair (either way).
     confusable_min: int = 3
-    #: Rule 5: other val images whose ReaL set holds both classes (Peychev et al.: 2).
+    #: Rule 5: other images whose ReaL / ImageNetV2 multi-labels hold both classes (Peychev et al.: 2).
     spurious_min_cooccurrences: int = 2
 
     def to_dict(self) -> dict[str, Any]:
@@ -472,21 +473,24 @@ def classify_mistakes(
     expert_decides = expert.annotated[idx] if expert is not None else np.zeros(m, dtype=bool)
     le_cat, le_guessed, le_row = _label_error_lookup(ev.label_errors, ids, lab)
     correctable = (le_cat == "correctable") & ~expert_decides
-    multi = (le_cat == "multi-label") & ~expert_decides
+    forgiving = np.isin(le_cat, FORGIVING_LABEL_ERRORS) & ~expert_decides
 
     # --- valid labels as (row position, class, source priority) pairs ---------------------------
     source_names = [*label_sets, *(["expert"] if expert is not None else [])]
     source_sets = [*label_sets.values(), *([expert] if expert is not None else [])]
-    in_source: dict[str, np.ndarray] = {}
+    in_source: dict[str, np.ndarray] = {}  # the set holds the prediction
+    forgiven_by: dict[str, np.ndarray] = {}  # ... and the set decides rule 1 for the image
     own = np.flatnonzero(~expert_decides & ~correctable)
-    crowd = np.flatnonzero(correctable | multi)
+    crowd = np.flatnonzero(forgiving)
     pos_parts = [own, crowd]
     cls_parts = [lab[own], le_guessed[crowd]]
     pri_parts = [np.zeros(len(own), np.int64), np.zeros(len(crowd), np.int64)]
     for s, (name, sets) in enumerate(zip(source_names, source_sets, strict=True), start=1):
         p, c = _gather(sets, idx)
         in_source[name] = _any_per_row(p, m, c == pred[p])
-        decides = expert_decides[p] if name == "expert" else ~expert_decides[p]
+        decides_row = expert_decides if name == "expert" else ~expert_decides
+        forgiven_by[name] = in_source[name] & decides_row
+        decides = decides_row[p]
         pos_parts.append(p[decides])
         cls_parts.append(c[decides])
         pri_parts.append(np.full(int(decides.sum()), s, np.int64))
@@ -503,13 +507,10 @@ def classify_mistakes(
     # --- rule 1: not a mistake ------------------------------------------------------------------
     canon = canonical_class(np.arange(NUM_CLASSES))
     equivalent = _any_per_row(pos, m, (canon[cls] == canon[p_of]) & (cls != p_of))
-    rule1 = equivalent.copy()
-    for name in source_names:
-        decides = expert_decides if name == "expert" else ~expert_decides
-        rule1 |= in_source[name] & decides
+    rule1 = np.logical_or.reduce([equivalent, *forgiven_by.values()])
 
     # --- rule 2: known label error ------------------------------------------------------------
-    rule2 = (correctable | multi) & (pred == le_guessed)
+    rule2 = forgiving & (pred == le_guessed)
 
     # --- the kind: valid labels other than the prediction ---------------------------------------
     other = cls != p_of
@@ -607,20 +608,72 @@ def classify_mistakes(
     reference = np.where(rule2, le_guessed, reference)
     reference = np.where(rule1, pred, reference).astype(np.int64)
 
+    def kind_sentence(j: int) -> tuple[str, str]:
+        """The sentence (and its source) that says why mistake ``j`` is of its kind."""
+        p, which = int(pred[j]), int(kind_index[j])
+        near = int(nearest_label[j]) if has_valid[j] else -1
+        if which == 0:
+            k = best_close[j]
+            r = int(k_cls[k])
+            if same_fine[k]:
+                return (
+                    f"'{names[p]}' ~ '{names[r]}': same fine superclass '{fine_groups[fine_ids[r]][1]}'",
+                    "wordnet",
+                )
+            if by_distance[k]:
+                return f"'{names[p]}' ~ '{names[r]}': WordNet distance {int(d_pair[k])}", "wordnet"
+            if same_taxon[k]:
+                taxon = coarse_groups[coarse_ids[r]][1]
+                return (
+                    f"'{names[p]}' ~ '{names[r]}': same taxon '{taxon}', WordNet distance "
+                    f"{int(d_pair[k])}",
+                    "wordnet",
+                )
+            source = ev.confusability.source if ev.confusability is not None else "another model"
+            return (
+                f"'{names[p]}' ~ '{names[r]}': confused on {int(confusions[k])} other val images by the "
+                f"{source}; WordNet distance {int(d_pair[k])}",
+                "confusability",
+            )
+        if which == 1:
+            if oov_source[j] == "expert":
+                return "the experts accepted no ImageNet class for this image", "expert"
+            return (
+                f"CLIP sees '{oov_best[j]}', not an ImageNet class, among the WordNet relatives of "
+                f"'{names[p]}'",
+                "clip",
+            )
+        if which == 2:
+            k = best_co[j]
+            r = int(k_cls[k])
+            images = int(co_pair[k])
+            share = images / max(int(ev.cooccurrence[r, r]), 1)
+            return (
+                f"'{names[p]}' and '{names[r]}' share the {ev.cooccurrence_source} labels of {images} "
+                f"other images ({share:.0%} of '{names[r]}' images); superclasses "
+                f"'{coarse_groups[coarse_ids[p]][1]}' / '{coarse_groups[coarse_ids[r]][1]}'",
+                "real_cooccurrence",
+            )
+        oov_note = {
+            "no": "CLIP sees an ImageNet class",
+            "undecidable": "out-of-vocabulary undecidable without images (analyze --images --oov-clip)",
+        }.get(str(oov[j]), "")
+        if near >= 0:
+            where = f"nearest valid label '{names[near]}' at WordNet distance {nearest_d[j]}"
+        else:
+            where = (
+                f"no valid label besides the prediction ({nearest_d[j]} from the original label)"
+            )
+        parts = [where, "not confusable, no co-occurrence", oov_note]
+        return "; ".join(part for part in parts if part), "none"
+
     evidence_text = np.empty(m, dtype=object)
     evidence_source = np.empty(m, dtype=object)
     votes = ev.label_errors.votes if ev.label_errors is not None else None
     for j in range(m):
         p = int(pred[j])
         if rule1[j]:
-            src = next(
-                (
-                    s
-                    for s in source_names
-                    if in_source[s][j] and (s == "expert") == bool(expert_decides[j])
-                ),
-                "equivalence",
-            )
+            src = next((s for s in source_names if forgiven_by[s][j]), "equivalence")
             evidence_source[j] = src
             if src == "equivalence":
                 verdict_text = f"'{names[p]}' names the same object as a valid label"
@@ -637,31 +690,7 @@ def classify_mistakes(
             )
         else:
             verdict_text = ""
-        kind_text, kind_source = _kind_sentence(
-            j,
-            int(kind_index[j]),
-            names,
-            p,
-            k_cls,
-            best_close,
-            best_co,
-            d_pair,
-            same_fine,
-            by_distance,
-            same_taxon,
-            confusions,
-            co_pair,
-            fine_groups,
-            fine_ids,
-            coarse_groups,
-            coarse_ids,
-            oov,
-            oov_source,
-            oov_best,
-            nearest_d,
-            int(nearest_label[j]) if has_valid[j] else -1,
-            ev,
-        )
+        kind_text, kind_source = kind_sentence(j)
         if verdict_text:
             evidence_text[j] = f"{verdict_text} (if it were a mistake: {kind_text})"
         else:
@@ -762,83 +791,3 @@ def classify_mistakes(
         rules=rules,
         severity_model=model.to_dict(),
     )
-
-
-def _kind_sentence(
-    j: int,
-    kind_index: int,
-    names: np.ndarray,
-    p: int,
-    k_cls: np.ndarray,
-    best_close: np.ndarray,
-    best_co: np.ndarray,
-    d_pair: np.ndarray,
-    same_fine: np.ndarray,
-    by_distance: np.ndarray,
-    same_taxon: np.ndarray,
-    confusions: np.ndarray,
-    co_pair: np.ndarray,
-    fine_groups: list,
-    fine_ids: np.ndarray,
-    coarse_groups: list,
-    coarse_ids: np.ndarray,
-    oov: np.ndarray,
-    oov_source: np.ndarray,
-    oov_best: np.ndarray,
-    nearest_d: np.ndarray,
-    nearest_label: int,
-    ev: Evidence,
-) -> tuple[str, str]:
-    """The sentence (and its source) that says why mistake ``j`` is of its kind."""
-    if kind_index == 0:
-        k = best_close[j]
-        r = int(k_cls[k])
-        if same_fine[k]:
-            return (
-                f"'{names[p]}' ~ '{names[r]}': same fine superclass '{fine_groups[fine_ids[r]][1]}'",
-                "wordnet",
-            )
-        if by_distance[k]:
-            return f"'{names[p]}' ~ '{names[r]}': WordNet distance {int(d_pair[k])}", "wordnet"
-        if same_taxon[k]:
-            taxon = coarse_groups[coarse_ids[r]][1]
-            return (
-                f"'{names[p]}' ~ '{names[r]}': same taxon '{taxon}', WordNet distance "
-                f"{int(d_pair[k])}",
-                "wordnet",
-            )
-        source = ev.confusability.source if ev.confusability is not None else "another model"
-        return (
-            f"'{names[p]}' ~ '{names[r]}': confused on {int(confusions[k])} other val images by the "
-            f"{source}; WordNet distance {int(d_pair[k])}",
-            "confusability",
-        )
-    if kind_index == 1:
-        if oov_source[j] == "expert":
-            return "the experts accepted no ImageNet class for this image", "expert"
-        return (
-            f"CLIP sees '{oov_best[j]}', not an ImageNet class, among the WordNet relatives of "
-            f"'{names[p]}'",
-            "clip",
-        )
-    if kind_index == 2:
-        k = best_co[j]
-        r = int(k_cls[k])
-        images = int(co_pair[k])
-        share = images / max(int(ev.cooccurrence[r, r]), 1)
-        return (
-            f"'{names[p]}' and '{names[r]}' share the {ev.cooccurrence_source} labels of {images} "
-            f"other images ({share:.0%} of '{names[r]}' images); superclasses "
-            f"'{coarse_groups[coarse_ids[p]][1]}' / '{coarse_groups[coarse_ids[r]][1]}'",
-            "real_cooccurrence",
-        )
-    oov_note = {
-        "no": "CLIP sees an ImageNet class",
-        "undecidable": "out-of-vocabulary undecidable without images (analyze --images --oov-clip)",
-    }.get(str(oov[j]), "")
-    if nearest_label >= 0:
-        where = f"nearest valid label '{names[nearest_label]}' at WordNet distance {nearest_d[j]}"
-    else:
-        where = f"no valid label besides the prediction ({nearest_d[j]} from the original label)"
-    parts = [where, "not confusable, no co-occurrence", oov_note]
-    return "; ".join(p for p in parts if p), "none"

@@ -112,6 +112,11 @@ class SeverityModel:
         )
 
 
+#: Scores every mistake 0.5: lets the rules run before any severity model is fit (kinds do not
+#: depend on severity), as the fitting scripts need.
+UNFITTED = SeverityModel(FEATURES, (0.0,) * len(FEATURES), 0.0, 0.5, 0.5)
+
+
 def fit_severity_model(
     features: dict[str, np.ndarray],
     is_major: np.ndarray,

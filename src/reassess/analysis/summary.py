@@ -30,6 +30,16 @@ from reassess.metrics.stats import Proportion
 SCHEMA_VERSION = 2
 
 
+def value_counts(values: np.ndarray) -> dict[str, int]:
+    """How often each distinct value occurs, as ``{str(value): count}`` in sorted order.
+
+    >>> value_counts(np.array(["real", "expert", "real"], dtype=object))
+    {'expert': 1, 'real': 2}
+    """
+    distinct, counts = np.unique(np.asarray(values).astype(str), return_counts=True)
+    return {str(v): int(k) for v, k in zip(distinct, counts, strict=True)}
+
+
 def _set_title(name: str) -> str:
     return SOURCE_TITLES.get(name, name)
 
@@ -303,10 +313,6 @@ def summarize_mistakes(
                 "rule": rules[c],
             }
         )
-    nam = mistakes.category == "not_a_mistake"
-    sources, source_counts = np.unique(
-        mistakes["evidence_source"][nam].astype(str), return_counts=True
-    )
     oov = mistakes["oov"][~mistakes.null["oov"]].astype(str) if n_mistakes else np.array([])
     result: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -321,24 +327,15 @@ def summarize_mistakes(
             "flagged": int(mistakes["atypical"].sum()),
             "annotated": int((~mistakes.null["atypical"]).sum()),
         },
-        "not_a_mistake_sources": {
-            str(s): int(k) for s, k in zip(sources, source_counts, strict=True)
-        },
+        "not_a_mistake_sources": value_counts(
+            mistakes["evidence_source"][mistakes.category == "not_a_mistake"]
+        ),
         "identities": {
             name: real_identity(mistakes, labels, predictions, sets, name)
             for name, sets in label_sets.items()
         },
         "oov": {v: int((oov == v).sum()) for v in ("yes", "no", "undecidable")},
-        "oov_sources": {
-            str(v): int(k)
-            for v, k in zip(
-                *np.unique(
-                    mistakes["oov_source"][~mistakes.null["oov_source"]].astype(str),
-                    return_counts=True,
-                ),
-                strict=True,
-            )
-        },
+        "oov_sources": value_counts(mistakes["oov_source"][~mistakes.null["oov_source"]]),
         "ladder": accuracy_ladder(
             mistakes, labels, predictions, label_sets=label_sets, expert=expert
         ),

@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+# A reviewer rates severity on the scale analyze scores (and Vasudevan et al. rated).
+from reassess.analysis.severity import SEVERITIES
+
 SCHEMA_VERSION = 1
 NOT_A_MISTAKE = "not_a_mistake"
 PROBLEMATIC = "problematic"
@@ -37,7 +40,6 @@ MISTAKE_VERDICTS = (
     "major",
 )
 VERDICTS = (NOT_A_MISTAKE, *MISTAKE_VERDICTS, PROBLEMATIC)
-SEVERITIES = ("minor", "borderline", "major")  # as Vasudevan et al. rated, and analyze scores
 MAX_NOTE = 5000
 MAX_LABELS = 100
 
