@@ -151,6 +151,25 @@ def _data_name(info: dict[str, Any]) -> str:
     return data.get("name") or str(data.get("spec", "?")).partition(":")[0]
 
 
+def _refuse_other_images(run_a: RunDir, run_b: RunDir, info_a: dict, info_b: dict) -> None:
+    """Two runs whose image files differ although their names match (e.g. two ``folder:`` runs)."""
+    data_a, data_b = info_a.get("data", {}), info_b.get("data", {})
+    root_a, root_b = data_a.get("root"), data_b.get("root")
+    print_a, print_b = data_a.get("fingerprint"), data_b.get("fingerprint")
+    where = f"{run_a.path} (images in {root_a}) and {run_b.path} (images in {root_b})"
+    if print_a and print_b and print_a != print_b:
+        raise IncomparableRunsError(
+            f"{where} are on different image files under the same names (their sizes differ); "
+            "compare needs two runs on the same images"
+        )
+    unknown = not (print_a and print_b) and root_a and root_b and root_a != root_b
+    if unknown and _data_name(info_a) == "folder":  # names of one's own images prove nothing
+        raise IncomparableRunsError(
+            f"{where}: cannot tell whether the two folders hold the same images (a run made "
+            "before reassess recorded image fingerprints); run eval again into a new --out"
+        )
+
+
 def aligned_pair(
     run_a: RunDir, run_b: RunDir
 ) -> tuple[dict[str, Any], dict[str, Any], Predictions, Predictions]:
@@ -162,6 +181,7 @@ def aligned_pair(
             f"{run_a.path} is on {name_a} but {run_b.path} is on {name_b}; compare needs two runs "
             "on the same data"
         )
+    _refuse_other_images(run_a, run_b, info_a, info_b)
     pred_a, pred_b = run_a.read_predictions(), run_b.read_predictions()
     ids_a, ids_b = pred_a.sample_ids.tolist(), pred_b.sample_ids.tolist()
     if len(set(ids_a)) != len(ids_a) or len(set(ids_b)) != len(ids_b):

@@ -132,6 +132,36 @@ def test_compare_refuses_different_data_images_or_labels(runs, tmp_path):
     assert "label 1 images differently" in user_error("compare", resnet, relabelled)
 
 
+def test_compare_refuses_folder_runs_on_other_images_under_the_same_names(tmp_path):
+    """Same relative names, other pictures: the data fingerprint (names and sizes) differs."""
+    from reassess.cli.commands_eval import evaluate
+    from reassess.inference.runner import InferenceOptions
+    from tests.conftest import skimage_photo
+
+    cat, coffee = skimage_photo("chelsea"), skimage_photo("coffee")
+    for name, first, second in (("mine", cat, coffee), ("theirs", coffee, cat)):
+        (tmp_path / name / "281").mkdir(parents=True)
+        first.save(tmp_path / name / "281" / "a.jpg")
+        second.save(tmp_path / name / "281" / "b.jpg")
+    shutil.copytree(tmp_path / "mine", tmp_path / "mine-copy")
+    options = InferenceOptions(batch_size=2, workers=0, progress=False)
+    for name in ("mine", "theirs", "mine-copy"):
+        evaluate(
+            "lite0", f"folder:{tmp_path / name}", tmp_path / f"run-{name}", options, quiet=True
+        )
+    message = user_error("compare", tmp_path / "run-mine", tmp_path / "run-theirs")
+    assert "different image files under the same names" in message
+    assert str(tmp_path / "theirs") in message
+    same = reassess("compare", tmp_path / "run-mine", tmp_path / "run-mine-copy", "--json")
+    assert json.loads(same.stdout)["num_samples"] == 2  # a copy of the same images compares
+    # a run without a fingerprint (made before they were recorded) is not trusted either
+    old = RunDir(tmp_path / "run-theirs")
+    info = old.read_run()
+    del info["data"]["fingerprint"]
+    old.write_run(info)
+    assert "cannot tell whether" in user_error("compare", tmp_path / "run-mine", old.path)
+
+
 def test_metrics_multilabel_file_policy_and_recording(runs, tmp_path):
     resnet, _ = runs
     run = tmp_path / "resnet"

@@ -175,3 +175,43 @@ def test_bf16_autocast_keeps_the_predictions(photo_folder, lite0, tmp_path):
     )
     assert (bf16.predictions.top1 == fp32.predictions.top1).all()
     assert np.abs(bf16.predictions.probs[:, 0] - fp32.predictions.probs[:, 0]).max() < 0.05
+
+
+def test_unusable_cache_folder_degrades_to_no_cache_with_a_warning(
+    photo_folder, lite0, tmp_path, monkeypatch
+):
+    """REASSESS_CACHE below a file stands for a read-only cache (root ignores chmod)."""
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("REASSESS_CACHE", str(tmp_path / "file" / "cache"))
+    data = parse_data_spec(f"folder:{photo_folder}")
+    options = InferenceOptions(batch_size=2, workers=0, progress=False)
+    with pytest.warns(UserWarning, match="preprocessing cache unusable .*; running without it"):
+        result = run_inference(lite0, data, RunDir(tmp_path / "run"), options)
+    assert len(result.predictions) == GOOD and result.cache is None
+
+
+def test_cache_that_cannot_commit_stops_caching_and_keeps_evaluating(
+    photo_folder, lite0, tmp_path, monkeypatch
+):
+    import errno
+
+    import reassess.inference.cache as cache_module
+
+    def disk_full(self):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    data = parse_data_spec(f"folder:{photo_folder}")
+    monkeypatch.setattr(cache_module.RowFile, "sync", disk_full)  # the first commit fails
+    with pytest.warns(UserWarning, match="stopped filling the cache .No space left on device"):
+        result = run_inference(lite0, data, RunDir(tmp_path / "run"), _options(tmp_path))
+    assert len(result.predictions) == GOOD
+    assert result.cache["stored_by_this_run"] == 0
+
+
+def test_a_killed_fillers_temporaries_are_removed_by_the_next_filler(photo_folder, lite0, tmp_path):
+    data = parse_data_spec(f"folder:{photo_folder}")
+    cache = PreprocessCache.open(data, lite0.data_config, root=tmp_path / "cache")
+    (cache.path / ".status.npy.x1y2.tmp").write_bytes(b"half")
+    cache.close()
+    PreprocessCache.open(data, lite0.data_config, root=tmp_path / "cache").close()
+    assert not list(cache.path.glob("*.tmp"))

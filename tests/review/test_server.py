@@ -328,3 +328,85 @@ def test_images_browsers_cannot_show_are_sent_as_png(tmp_path):
     assert detail["mistakes"][0]["top"] == [
         {"index": 282, "wnid": WN[282], "name": "tiger cat", "prob": None}
     ]
+
+
+def post_raw(client, path, data, token):
+    return client.post(
+        path, data=data, content_type="application/json", headers={"X-CSRF-Token": token}
+    )
+
+
+GOOD = {"reviewer": "alice", "verdict": "not_a_mistake", "valid": [WN[282]], "note": "first"}
+HOSTILE_BODIES = {
+    "nested lists": ("[" * 5000 + "]" * 5000, "nested deeper than 32 levels"),
+    "nested objects": ('{"a":' * 5000 + "1" + "}" * 5000, "nested deeper than 32 levels"),
+    "nested below the recursion limit": (
+        '{"valid":' + "[" * 100 + "]" * 100 + "}",
+        "nested deeper than 32 levels",
+    ),
+    "lone surrogate in the note": (
+        json.dumps({**GOOD, "note": "\ud800"}),  # json.dumps writes it as the escape \ud800
+        "field 'note' holds a lone surrogate",
+    ),
+    "lone surrogate deep in a list": (
+        json.dumps({**GOOD, "valid": [WN[282], "\udfff"]}),
+        "field 'valid' holds a lone surrogate",
+    ),
+    "lone surrogate in a key": ('{"\\udc00": 1, "reviewer": "alice"}', "lone surrogate"),
+    "not JSON": ("verdict=major", "not valid JSON"),
+    "empty": ("", "not valid JSON"),
+    "not UTF-8": (b'{"note": "\xff\xfe"}', "not UTF-8"),
+    "NaN": ('{"reviewer": "alice", "note": NaN}', "NaN is not a JSON value"),
+    "a 5000-digit number": ('{"reviewer": "alice", "note": ' + "7" * 5000 + "}", "not valid JSON"),
+    "a list": ("[]", "expected a JSON object, got an array"),
+    "a string": ('"alice"', "expected a JSON object, got a string"),
+    "null": ("null", "expected a JSON object, got null"),
+}
+
+
+@pytest.mark.parametrize("endpoint", ["/api/review/0", "/api/review/0/delete"])
+@pytest.mark.parametrize("name", list(HOSTILE_BODIES))
+def test_hostile_bodies_get_400_and_change_nothing(client, review, endpoint, name):
+    data, message = HOSTILE_BODIES[name]
+    assert post(client, "/api/review/0", GOOD, review.token).status_code == 200
+    before = (review.store.reviews(), review.store.history())
+    response = post_raw(client, endpoint, data, review.token)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.is_json and message in response.get_json()["error"]
+    assert (review.store.reviews(), review.store.history()) == before  # readable, unchanged
+    assert review.store.get("alice", val_name(236)).note == "first"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"reviewer": 5}, "reviewer name must be text, not int"),
+        ({"reviewer": ["alice"]}, "reviewer name must be text, not list"),
+        ({"note": 5}, "note must be text"),
+        ({"note": {"text": "x"}}, "note must be text"),
+        ({"valid": WN[282]}, "valid must be a list of WordNet ids"),
+        ({"valid": [282]}, "valid must be a list of WordNet ids"),
+        ({"shown": {"a": 1}}, "shown must be a list of WordNet ids"),
+        ({"verdict": ["major"]}, "unknown verdict"),
+        ({"verdict": None}, "unknown verdict"),
+        ({"verdict": "major", "severity": 3, "valid": []}, "needs severity"),
+        ({"note": "x" * 6000}, "note longer than 5000 characters"),
+    ],
+)
+def test_fields_of_the_wrong_type_or_size_get_400(client, review, change, message):
+    response = post(client, "/api/review/0", {**GOOD, **change}, review.token)
+    assert response.status_code == 400 and message in response.get_json()["error"]
+    assert review.store.reviews() == [] and review.store.history() == []
+
+
+def test_a_body_over_the_size_limit_gets_413_with_a_json_error(client, review):
+    for endpoint in ("/api/review/0", "/api/review/0/delete"):
+        response = post(client, endpoint, {**GOOD, "note": "x" * 300_000}, review.token)
+        assert response.status_code == 413
+        assert "larger than 256 KiB" in response.get_json()["error"]
+    assert review.store.reviews() == [] and review.store.history() == []
+
+
+def test_a_wrongly_typed_reviewer_cannot_delete(client, review):
+    response = post(client, "/api/review/0/delete", {"reviewer": 7}, review.token)
+    assert response.status_code == 400 and "must be text" in response.get_json()["error"]

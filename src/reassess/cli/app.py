@@ -24,3 +24,7 @@ err_console = Console(stderr=True, width=_PIPED_WIDTH)
 
 class UserError(Exception):
     """An error caused by the user's input; printed as one line, exit status 2."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a long command, with what was kept; printed as one line, exit status 130."""

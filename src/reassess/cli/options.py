@@ -13,6 +13,16 @@ TopK = Annotated[int, typer.Option(min=1, help="Ranked predictions to store per 
 KeepLogits = Annotated[bool, typer.Option(help="Also store full logits (float16)")]
 UseCache = Annotated[bool, typer.Option(help="Reuse/fill the decoded-crop cache shared by models")]
 Precision = Annotated[str, typer.Option(help="fp32, or bf16/fp16 autocast")]
+FlushSeconds = Annotated[
+    float,
+    typer.Option(
+        min=0, help="Store finished batches at least this often (a killed run keeps them)"
+    ),
+]
+Overwrite = Annotated[
+    bool,
+    typer.Option(help="Delete the run already in --out (predictions, reviews) and start again"),
+]
 
 # The expert multi-label file, accepted by metrics, compare and analyze.
 MultilabelFile = Annotated[

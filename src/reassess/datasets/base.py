@@ -7,13 +7,16 @@ shipped metadata), which is what ``reassess import`` needs to check and join a p
 
 from __future__ import annotations
 
+import hashlib
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from reassess.fsnames import printable_name, printable_path
 from reassess.labels.label_sets import LabelSets
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
@@ -42,6 +45,22 @@ class Dataset:
     class_subset: np.ndarray | None = None
     label_set_loaders: dict[str, Callable[[], LabelSets]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Non-UTF-8 file names become escaped sample ids (parquet and JSON take only UTF-8)."""
+        ids = self.sample_ids.tolist()
+        bad = [
+            i for i, sid in enumerate(ids) if isinstance(sid, str) and printable_name(sid) != sid
+        ]
+        if bad:  # keep the real paths to read; store ids every writer accepts
+            self.sample_ids = self.sample_ids.copy()  # it may be a cached index
+            for i in bad:
+                self.sample_ids[i] = printable_name(ids[i])
+            warnings.warn(
+                f"{self.root or self.spec}: {len(bad):,} file names are not UTF-8 (e.g. "
+                f"{self.sample_ids[bad[0]]}); their sample ids keep the odd bytes as \\x escapes",
+                stacklevel=3,
+            )
+
     def __len__(self) -> int:
         return len(self.sample_ids)
 
@@ -59,13 +78,31 @@ class Dataset:
         return {name: load().align(self.sample_ids.tolist()) for name, load in wanted.items()}
 
     def describe(self) -> dict:
-        return {
+        """What run.json records of the data: name, spec, root, size, label sets, fingerprint."""
+        info = {
             "name": self.name,
             "spec": self.spec,
-            "root": str(self.root) if self.root else None,
+            "root": printable_path(self.root) if self.root else None,
             "num_samples": len(self),
             "label_sets": sorted(self.label_set_loaders),
         }
+        if self.paths is not None:
+            info["fingerprint"] = self.fingerprint()
+        return info
+
+    def fingerprint(self) -> str:
+        """sha256 over each sample id and its file's size: equal for copies of the same images,
+        different for other images under the same names (what ``compare`` checks)."""
+        if self.paths is None:
+            raise ValueError(f"{self.spec}: no image files to fingerprint")
+        digest = hashlib.sha256()
+        for sample_id, path in zip(self.sample_ids.tolist(), self.paths, strict=True):
+            try:
+                size = str(os.stat(path).st_size)
+            except OSError as exc:  # a broken link: evaluation skips and names it
+                size = f"unreadable {exc.errno}"
+            digest.update(f"{sample_id}\0{size}\n".encode())
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,12 @@ import numpy as np
 
 from reassess.cache import cache_dir
 from reassess.datasets.base import Dataset
-from reassess.store.atomic import atomic_write, atomic_write_json
+from reassess.store.atomic import (
+    atomic_write,
+    atomic_write_json,
+    describe_os_error,
+    remove_stale_temporaries,
+)
 
 NOT_STORED, STORED, UNDECODABLE = 0, 1, 2
 CACHE_VERSION = 1
@@ -45,11 +50,18 @@ _FREE_SPACE_MARGIN = 1 << 30  # leave 1 GiB free on the cache's disk
 
 
 def files_digest(paths: Sequence[Path]) -> str:
-    """sha256 over every file's absolute path, size and modification time (changes invalidate)."""
+    """sha256 over every file's absolute path, size and modification time (changes invalidate).
+
+    A file that cannot be stat'ed counts by its error, so one broken link does not stop a run.
+    """
     digest = hashlib.sha256()
     for path in paths:
-        stat = os.stat(path)
-        digest.update(f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        try:
+            stat = os.stat(path)
+            state = f"\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+        except OSError as exc:  # dangling symlink, symlink loop: decoding will skip and name it
+            state = f"\0unreadable\0{exc.errno}\n"
+        digest.update(os.fsencode(os.path.abspath(path)) + state.encode())
     return digest.hexdigest()
 
 
@@ -192,6 +204,17 @@ class PreprocessCache:
         already stored. None (with a warning) when the disk lacks room or locking is unavailable.
         """
         key = cache_key(dataset, data_config)
+        try:
+            return cls._open(key, root)
+        except OSError as exc:  # read-only or full cache folder: evaluate without the cache
+            warnings.warn(
+                f"preprocessing cache unusable ({describe_os_error(exc)}); running without it",
+                stacklevel=2,
+            )
+            return None
+
+    @classmethod
+    def _open(cls, key: dict[str, Any], root: Path | None) -> PreprocessCache | None:
         path = (root or cache_dir("preprocessed")) / _key_name(key)
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -208,6 +231,7 @@ class PreprocessCache:
             os.close(lock_fd)
             return cls(path, key, None) if _is_valid(path, key) else None
         try:
+            remove_stale_temporaries(path)  # of a filler that was killed; we hold the lock now
             if not _is_valid(path, key) and not _create(path, key):
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
                 os.close(lock_fd)
@@ -229,9 +253,8 @@ class PreprocessCache:
             return
         try:
             self.rows.write(np.asarray(positions), crops)
-        except OSError as exc:  # e.g. the disk filled up: keep evaluating, stop caching
-            warnings.warn(f"{self.path}: stopped filling the cache ({exc})", stacklevel=2)
-            self._release()
+        except OSError as exc:
+            self._stop_filling(exc)
             return
         self._pending.append(np.asarray(positions, dtype=np.int64))
         self._dirty = True
@@ -248,6 +271,19 @@ class PreprocessCache:
         """Flush written crops to disk, then mark them stored (atomically replacing status.npy)."""
         if not self.writable or not self._dirty:
             return
+        try:
+            self._commit()
+        except OSError as exc:
+            self._stop_filling(exc)
+
+    def _stop_filling(self, exc: OSError) -> None:
+        """A write failed (e.g. the disk filled up): keep evaluating, stop caching."""
+        warnings.warn(
+            f"{self.path}: stopped filling the cache ({describe_os_error(exc)})", stacklevel=3
+        )
+        self._release()
+
+    def _commit(self) -> None:
         self.rows.sync()
         if self._pending:
             stored = np.concatenate(self._pending)

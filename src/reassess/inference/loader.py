@@ -14,7 +14,7 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 def load_rgb(path: Path) -> Image.Image:
-    """Open any image PIL can read (JPEG, CMYK JPEG, grayscale, PNG named .JPEG) as RGB.
+    """Open any image PIL can read (JPEG, CMYK JPEG, grayscale, 16-bit PNG, PNG named .JPEG) as RGB.
 
     PIL identifies the format from the file's content, not its extension; palette and alpha
     images are flattened, CMYK and grayscale converted. Truncated files raise ``OSError``.
@@ -23,7 +23,23 @@ def load_rgb(path: Path) -> Image.Image:
         warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data"
         with Image.open(path) as image:
             image.load()
+            if image.mode.startswith("I") or image.mode == "F":
+                image = _high_depth_to_gray8(image)
             return image.convert("RGB")
+
+
+def _high_depth_to_gray8(image: Image.Image) -> Image.Image:
+    """16-bit (and 32-bit int/float) grayscale as 8-bit: PIL's own convert clips it to white.
+
+    16-bit images (``I;16*`` modes, or ``I`` holding values above 255) keep their top 8 bits;
+    float images in [0, 1] are scaled to 255. Everything else is clipped to 0..255.
+    """
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or (image.mode == "I" and values.max(initial=0) > 255):
+        values = values / 257.0  # 65535 -> 255
+    elif image.mode == "F" and values.max(initial=0) <= 1.0:
+        values = values * 255.0
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
 
 
 class ImageFiles:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from reassess.datasets.base import Dataset
+from reassess.fsnames import printable_name
 from reassess.metrics.subsets import restrict_scores
 from reassess.models.registry import LoadedModel
 from reassess.store.predictions import Predictions
@@ -30,7 +31,8 @@ class InferenceOptions:
 
     ``cache`` reuses/fills the decoded-crop cache (:mod:`reassess.inference.cache`) under
     ``cache_root`` (default ``cache_dir('preprocessed')``); ``precision`` is fp32, bf16 or fp16
-    autocast; ``compile`` wraps the model in ``torch.compile``.
+    autocast; ``compile`` wraps the model in ``torch.compile``. Finished batches are stored as a
+    part every ``flush_every`` images or ``flush_seconds`` seconds, whichever comes first.
     """
 
     batch_size: int = 64
@@ -41,6 +43,7 @@ class InferenceOptions:
     channels_last: bool = True
     threads: int | None = None
     flush_every: int = 1024
+    flush_seconds: float = 30.0
     progress: bool = True
     cache: bool = True
     precision: str = "fp32"
@@ -59,6 +62,18 @@ class InferenceOptions:
         if self.workers is not None:
             return self.workers
         return max(1, min(8, (os.cpu_count() or 2)))
+
+
+# Options whose change would mix incompatible rows in one run's parts (checked on resume).
+PREDICTION_OPTIONS = {"k": "--topk", "keep_logits": "--keep-logits", "precision": "--precision"}
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during inference, after every finished batch was stored: the run can resume."""
+
+    def __init__(self, stored: int, total: int, run: RunDir) -> None:
+        super().__init__(f"interrupted after {stored:,} of {total:,} images")
+        self.stored, self.total, self.run = stored, total, run
 
 
 @dataclass
@@ -185,6 +200,8 @@ def run_inference(
     pending_rows = 0
     new_skips: list[dict[str, str]] = []
     processed = 0
+    stored = resumed_from
+    last_flush = time.monotonic()
     cuda = device.startswith("cuda")
     in_flight: tuple = ()
 
@@ -216,18 +233,35 @@ def run_inference(
         processed += len(rows)
 
     def flush() -> None:
-        nonlocal pending, pending_rows, new_skips
-        if pending:
-            run.append_part(Predictions.concat(pending))
-        if new_skips:
-            _append_skipped(run, new_skips)
-            for record in new_skips:
+        nonlocal pending, pending_rows, new_skips, stored, last_flush
+        # Taken off the queue before writing: a Ctrl-C inside a write can lose a batch (predicted
+        # again on resume) but never store it twice.
+        rows, records, pending, pending_rows, new_skips = pending, new_skips, [], 0, []
+        if rows:
+            part = Predictions.concat(rows)
+            run.append_part(part)
+            stored += len(part)
+        if records:
+            _append_skipped(run, records)
+            stored += len(records)
+            for record in records:
                 bar.console.print(
-                    f"[yellow]skipped[/] {record['path']}: {record['error']}", highlight=False
+                    f"[yellow]skipped[/] {printable_name(record['path'])}: {record['error']}",
+                    highlight=False,
+                    soft_wrap=True,
                 )
         if cache is not None:
             cache.commit()
-        pending, pending_rows, new_skips = [], 0, []
+        last_flush = time.monotonic()
+
+    def due() -> bool:
+        if not pending_rows and not new_skips:
+            return False
+        return (
+            pending_rows >= options.flush_every
+            or len(new_skips) >= 64
+            or time.monotonic() - last_flush >= options.flush_seconds
+        )
 
     if len(todo) and (cuda or options.compile):
         _warm_up(module, model.data_config, device, options)
@@ -258,11 +292,14 @@ def run_inference(
                     else:
                         collect(logits, positions)
                 bar.update(task, advance=len(positions) + len(failed))
-                if pending_rows >= options.flush_every or len(new_skips) >= 64:
+                if due():
                     flush()
             if in_flight:
                 collect(*in_flight)
             flush()
+    except KeyboardInterrupt:
+        flush()  # every batch the model finished is kept
+        raise RunInterrupted(stored, len(dataset), run) from None
     finally:
         if cache is not None:
             cache.close()
@@ -408,6 +445,8 @@ def _progress(enabled: bool, *, label: str):
                 f"{task.speed:.1f} img/s" if task.speed else "", style="progress.data.speed"
             )
 
+    from rich.console import Console
+
     return Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
@@ -415,5 +454,6 @@ def _progress(enabled: bool, *, label: str):
         ImagesPerSecond(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),  # stdout stays for results (e.g. eval --json)
         disable=not enabled,
     )

@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -439,7 +440,10 @@ def _cache_path(key: str) -> Path:
 
 
 def _cache_load(key: str, expected: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray] | None:
-    path = _cache_path(key)
+    try:
+        path = _cache_path(key)
+    except OSError:  # no usable cache folder: _cache_save says so once
+        return None
     if not path.exists():
         return None
     try:
@@ -457,13 +461,20 @@ def _cache_load(key: str, expected: dict[str, tuple[int, ...]]) -> dict[str, np.
 
 
 def _cache_save(key: str, arrays: dict[str, np.ndarray], info: dict[str, Any]) -> None:
-    from reassess.store.atomic import atomic_write
+    from reassess.store.atomic import atomic_write, describe_os_error
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, info=np.array(json.dumps(info)), **arrays)
 
-    atomic_write(_cache_path(key), write)
+    try:
+        atomic_write(_cache_path(key), write)
+    except OSError as exc:  # a read-only or full cache: the embeddings are used, not kept
+        warnings.warn(
+            f"text embeddings not cached ({describe_os_error(exc)}); they are computed again "
+            "next time",
+            stacklevel=2,
+        )
 
 
 TextEncoder = Callable[[list[str]], Any]

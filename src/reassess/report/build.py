@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from reassess.datasets.image_files import ImageResolver
 from reassess.metrics.stats import clopper_pearson
 from reassess.metrics.suite import MetricOptions
 from reassess.metrics.titles import metric_title as key_title
 from reassess.report import plots
-from reassess.report.images import ImageFinder, thumbnail_uri
+from reassess.report.images import thumbnail_uri
 from reassess.runs import compare_runs, dataset_index, recorded_expert_file
 from reassess.store.atomic import atomic_write_text
 from reassess.store.run import RunDir
@@ -633,12 +634,12 @@ def select_mistakes(rows: list[MistakeRow], limit: int) -> list[MistakeRow]:
 
 
 def attach_thumbnails(
-    rows: list[MistakeRow], finder: ImageFinder, progress: Callable[[int], None] | None = None
+    rows: list[MistakeRow], images: ImageResolver, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Embed a thumbnail in each row whose image is found; returns how many were found."""
+    """Embed a thumbnail in each row whose image is found inside the images folder; how many were."""
     found = 0
     for row in rows:
-        path = finder.find(row.sample_id)
+        path = images.find(row.sample_id)
         row.thumbnail = thumbnail_uri(path) if path is not None else None
         found += row.thumbnail is not None
         if progress:
@@ -947,9 +948,8 @@ def gather_run(
         mistakes_view = MistakesView(len(all_rows), categories, shown, source, analysed)
         root = images or _recorded_root(info)
         if root is not None and shown:
-            finder = ImageFinder(root)
             tick = progress(f"thumbnails for {run.path.name}", len(shown)) if progress else None
-            found = attach_thumbnails(shown, finder, tick)
+            found = attach_thumbnails(shown, ImageResolver(root), tick)
             mistakes_view.images_note = (
                 f"{found:,} of {len(shown):,} images found under {root}"
                 if found < len(shown)

@@ -1,4 +1,8 @@
-"""Finding a run's images on disk and turning them into small embedded JPEG thumbnails."""
+"""Small embedded JPEG thumbnails of a run's images.
+
+The images are looked up by :class:`reassess.datasets.image_files.ImageResolver`, as in the review
+app, so nothing outside ``--images`` (through ``..`` or a symlink) is ever embedded.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from reassess.datasets.base import walk_images
-
 THUMBNAIL_SIZE = 176
-
-
-class ImageFinder:
-    """Locates an image by sample id under a root: ``root/sample_id``, else by file name anywhere.
-
-    Sample ids are paths relative to the data root (``folder``, ``samples``) or bare file names
-    (ImageNet val ``ILSVRC2012_val_00000001.JPEG``, which may sit in class folders, and ImageNetV2
-    ``<sha1>.jpeg`` under ``<class>/``). The walk by file name happens once, on the first miss.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self._by_name: dict[str, Path] | None = None
-
-    def find(self, sample_id: str) -> Path | None:
-        """The image file of ``sample_id``, or None when it is not under the root."""
-        direct = self.root / sample_id
-        if direct.is_file() and direct.resolve().is_relative_to(self.root.resolve()):
-            return direct
-        if self._by_name is None:
-            self._by_name = {}
-            for path in walk_images(self.root):
-                self._by_name.setdefault(path.name, path)
-        return self._by_name.get(Path(sample_id).name)
 
 
 def thumbnail_uri(path: Path, size: int = THUMBNAIL_SIZE) -> str | None:

@@ -8,7 +8,9 @@ Security model (a local tool that may hold unpublished data):
   are answered, which defeats DNS-rebinding pages reading the data.
 - Writes: every POST must be JSON and carry the page's CSRF token (``X-CSRF-Token`` header,
   embedded in the page, derived from a secret kept in the database); a cross-origin ``Origin`` is
-  refused.
+  refused. Its body is read by :func:`json_body` only, which answers 400 (or 413) naming what is
+  wrong with a body that is not a UTF-8 JSON object of at most ``MAX_JSON_DEPTH`` levels holding
+  only encodable text, before anything is stored.
 - Images: served by item number only, looked up by :class:`ImageResolver`, which never returns a
   file outside ``--images`` (no ``..``, absolute paths or symlinks out of it).
 - Text: the page is a Jinja2 template with autoescaping, the script inserts data only with
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import logging
 import socket
 import threading
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from reassess.labels.imagenet import imagenet_classes
 from reassess.review.agreement import verdict_agreement
@@ -74,6 +77,8 @@ VERDICT_KEYS = {
     "major": "m",
     PROBLEMATIC: "x",
 }
+MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32  # the app's bodies are two levels deep (an object of lists)
 STATUSES = ("all", "unreviewed", "reviewed", "any", "others", "disagree")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -140,6 +145,76 @@ def _origin_host(origin: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(origin).netloc.lower()
+
+
+# What a JSON value that is not an object is, in the words of JSON, for the error message.
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_json_object(data: bytes) -> dict[str, Any]:
+    """``data`` as a JSON object; ValueError saying why not (not UTF-8 or JSON, too deep, not an
+    object, text holding a lone surrogate that no UTF-8 file or response could hold)."""
+    too_deep = f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        body = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ValueError(too_deep) from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    except ValueError as exc:  # NaN / Infinity, integers of more than 4300 digits
+        raise ValueError(f"the body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise ValueError(f"expected a JSON object, got {_JSON_KINDS[type(body)]}")
+    pending: list[tuple[Any, int, str]] = [(body, 1, "")]
+    while pending:  # iterative, so no depth can overflow the stack here
+        value, depth, field = pending.pop()
+        if isinstance(value, (dict, list)) and depth > MAX_JSON_DEPTH:
+            raise ValueError(too_deep)
+        if isinstance(value, dict):
+            for key, child in value.items():
+                pending += [(key, depth + 1, field or key), (child, depth + 1, field or key)]
+        elif isinstance(value, list):
+            pending += [(child, depth + 1, field) for child in value]
+        elif isinstance(value, str) and not _encodable(value):
+            raise ValueError(
+                f"field {field!r} holds a lone surrogate (\\ud800-\\udfff): not valid Unicode text"
+            )
+    return body
+
+
+def json_body() -> dict[str, Any]:
+    """The POSTed JSON object (see :func:`parse_json_object`); aborts 400, or 413 if too large."""
+    try:
+        data = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        abort(413, f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+    try:
+        return parse_json_object(data)
+    except ValueError as exc:
+        abort(400, str(exc))
 
 
 def _item_status(reviews: list[Review], reviewer: str | None) -> dict[str, Any]:
@@ -265,7 +340,7 @@ def _check_review(item: ReviewItem, body: dict[str, Any]) -> Review:
 def create_app(review: ReviewApp) -> Flask:
     """The Flask application serving ``review``."""
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
     review_set, store = review.review_set, review.store
     classes = imagenet_classes()
@@ -414,9 +489,7 @@ def create_app(review: ReviewApp) -> Flask:
     @app.post("/api/review/<int:item_id>")
     def save_review(item_id: int):
         entry = get_item(item_id)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            abort(400, "expected a JSON object")
+        body = json_body()
         try:
             saved = store.save(_check_review(entry, body))
         except ReviewError as exc:
@@ -426,7 +499,7 @@ def create_app(review: ReviewApp) -> Flask:
     @app.post("/api/review/<int:item_id>/delete")
     def delete_review(item_id: int):
         entry = get_item(item_id)
-        body = request.get_json(silent=True) or {}
+        body = json_body()
         try:
             reviewer = check_reviewer(body.get("reviewer"))
         except ReviewError as exc:

@@ -81,8 +81,10 @@ def utc_now() -> str:
 
 def check_reviewer(name: object) -> str:
     """A reviewer name, stripped: 1-64 printable characters."""
-    if not isinstance(name, str) or not name.strip():
+    if name is None or (isinstance(name, str) and not name.strip()):
         raise ReviewError("reviewer name missing")
+    if not isinstance(name, str):
+        raise ReviewError(f"reviewer name must be text, not {type(name).__name__}")
     name = name.strip()
     if len(name) > 64 or not name.isprintable():
         raise ReviewError("reviewer name must be 1-64 printable characters")
@@ -110,7 +112,9 @@ class Review:
             raise ReviewError(f"unknown verdict {self.verdict!r}; expected one of {VERDICTS}")
         if self.verdict in MISTAKE_VERDICTS:
             if self.severity not in SEVERITIES:
-                raise ReviewError(f"a {self.verdict} mistake needs severity minor, borderline or major")
+                raise ReviewError(
+                    f"a {self.verdict} mistake needs severity minor, borderline or major"
+                )
         elif self.severity is not None:
             raise ReviewError(f"verdict {self.verdict} takes no severity")
         if len(self.note) > MAX_NOTE:

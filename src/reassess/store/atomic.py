@@ -10,8 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from reassess.fsnames import printable_path
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+TEMPORARY_GLOB = ".*.tmp"  # what atomic_path names its temporaries: .<name>.<random>.tmp
 
 
 @contextmanager
@@ -54,3 +57,20 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporaries a killed writer left in ``folder`` (call only while no writer runs)."""
+    removed = []
+    for path in Path(folder).glob(TEMPORARY_GLOB):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a failed file operation: ``PATH: reason`` (e.g. ``No space left on device``)."""
+    if exc.filename is None:
+        return exc.strerror or str(exc)
+    return f"{printable_path(exc.filename)}: {exc.strerror or exc}"

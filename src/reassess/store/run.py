@@ -7,15 +7,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from reassess.store.atomic import atomic_write, atomic_write_json
+from reassess.store.atomic import (
+    TEMPORARY_GLOB,
+    atomic_write,
+    atomic_write_json,
+    remove_stale_temporaries,
+)
 from reassess.store.predictions import Predictions, read_predictions, write_predictions
+
+LOCK_FILE = ".reassess.lock"
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process is writing the same run folder."""
 
 
 class RunDir:
@@ -49,6 +63,59 @@ class RunDir:
 
     def exists(self) -> bool:
         return self.run_json.exists()
+
+    def holds_only_leftovers(self) -> bool:
+        """No run.json, and nothing but what a writer killed before its first rename leaves."""
+        if self.exists() or not self.path.is_dir():
+            return False
+        for entry in self.path.iterdir():
+            if entry.name == LOCK_FILE or entry.match(TEMPORARY_GLOB):
+                continue
+            if entry == self.parts_dir and not self._part_files():
+                continue
+            return False
+        return True
+
+    def stored_predictions(self) -> bool:
+        """Whether any prediction reached disk (a finished file or a part of an interrupted run)."""
+        return self.predictions_file.exists() or bool(self._part_files())
+
+    def remove_stale_temporaries(self) -> None:
+        """Delete temporaries of writers that were killed (only call while holding :meth:`lock`)."""
+        remove_stale_temporaries(self.path)
+        if self.parts_dir.is_dir():
+            remove_stale_temporaries(self.parts_dir)
+
+    def clear(self) -> None:
+        """Delete everything in the run folder (``--overwrite``); the folder itself stays."""
+        for entry in self.path.iterdir():
+            if entry.name == LOCK_FILE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's write lock; :class:`RunFolderBusy` if another process holds it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no cross-process lock
+            yield
+            return
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunFolderBusy(
+                    f"{self.path}: another reassess process is writing this run folder"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
 
     def read_run(self) -> dict[str, Any]:
         if not self.run_json.exists():
