@@ -6,13 +6,19 @@ from __future__ import annotations
 import os
 
 
+def is_utf8_text(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (it holds no surrogate, escaped byte or lone)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def printable_name(name: str) -> str:
     """``name`` with the bytes of a non-UTF-8 file name as ``\\xNN`` escapes (safe to print/store)."""
-    try:
-        name.encode("utf-8")
+    if is_utf8_text(name):
         return name
-    except UnicodeEncodeError:
-        pass
     try:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte

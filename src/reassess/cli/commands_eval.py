@@ -50,7 +50,7 @@ def _prepare_run_folder(
     """
     run.remove_stale_temporaries()
     if not run.exists():
-        if run.holds_only_leftovers() or not any(run.path.iterdir()):
+        if run.holds_only_leftovers():  # empty, or what a writer killed early left
             run.clear_parts()
             return None
         raise UserError(

@@ -7,6 +7,7 @@ shipped metadata), which is what ``reassess import`` needs to check and join a p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import warnings
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reassess.fsnames import printable_name, printable_path
+from reassess.fsnames import is_utf8_text, printable_name, printable_path
 from reassess.labels.label_sets import LabelSets
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
@@ -48,9 +49,7 @@ class Dataset:
     def __post_init__(self) -> None:
         """Non-UTF-8 file names become escaped sample ids (parquet and JSON take only UTF-8)."""
         ids = self.sample_ids.tolist()
-        bad = [
-            i for i, sid in enumerate(ids) if isinstance(sid, str) and printable_name(sid) != sid
-        ]
+        bad = [i for i, sid in enumerate(ids) if isinstance(sid, str) and not is_utf8_text(sid)]
         if bad:  # keep the real paths to read; store ids every writer accepts
             self.sample_ids = self.sample_ids.copy()  # it may be a cached index
             for i in bad:
@@ -90,17 +89,27 @@ class Dataset:
             info["fingerprint"] = self.fingerprint()
         return info
 
+    @functools.cached_property
+    def file_stats(self) -> list[tuple[int, int] | OSError]:
+        """(size, mtime_ns) of each image file, or why it cannot be stat'ed; read once per dataset
+        for both the fingerprint and the preprocessing cache's key."""
+        if self.paths is None:
+            raise ValueError(f"{self.spec}: no image files to stat")
+        stats: list[tuple[int, int] | OSError] = []
+        for path in self.paths:
+            try:
+                stat = os.stat(path)
+                stats.append((stat.st_size, stat.st_mtime_ns))
+            except OSError as exc:  # a broken link: evaluation skips and names it
+                stats.append(exc)
+        return stats
+
     def fingerprint(self) -> str:
         """sha256 over each sample id and its file's size: equal for copies of the same images,
         different for other images under the same names (what ``compare`` checks)."""
-        if self.paths is None:
-            raise ValueError(f"{self.spec}: no image files to fingerprint")
         digest = hashlib.sha256()
-        for sample_id, path in zip(self.sample_ids.tolist(), self.paths, strict=True):
-            try:
-                size = str(os.stat(path).st_size)
-            except OSError as exc:  # a broken link: evaluation skips and names it
-                size = f"unreadable {exc.errno}"
+        for sample_id, stat in zip(self.sample_ids.tolist(), self.file_stats, strict=True):
+            size = f"unreadable {stat.errno}" if isinstance(stat, OSError) else str(stat[0])
             digest.update(f"{sample_id}\0{size}\n".encode())
         return digest.hexdigest()
 

@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +48,17 @@ CACHE_VERSION = 1
 _FREE_SPACE_MARGIN = 1 << 30  # leave 1 GiB free on the cache's disk
 
 
-def files_digest(paths: Sequence[Path]) -> str:
+def files_digest(dataset: Dataset) -> str:
     """sha256 over every file's absolute path, size and modification time (changes invalidate).
 
     A file that cannot be stat'ed counts by its error, so one broken link does not stop a run.
     """
     digest = hashlib.sha256()
-    for path in paths:
-        try:
-            stat = os.stat(path)
-            state = f"\0{stat.st_size}\0{stat.st_mtime_ns}\n"
-        except OSError as exc:  # dangling symlink, symlink loop: decoding will skip and name it
-            state = f"\0unreadable\0{exc.errno}\n"
+    for path, stat in zip(dataset.paths, dataset.file_stats, strict=True):
+        if isinstance(stat, OSError):  # dangling symlink, symlink loop: decoding skips it
+            state = f"\0unreadable\0{stat.errno}\n"
+        else:
+            state = f"\0{stat[0]}\0{stat[1]}\n"
         digest.update(os.fsencode(os.path.abspath(path)) + state.encode())
     return digest.hexdigest()
 
@@ -85,7 +83,7 @@ def cache_key(dataset: Dataset, data_config: dict[str, Any]) -> dict[str, Any]:
         "dataset": dataset.name,
         "root": str(Path(dataset.root).resolve()) if dataset.root else None,
         "num_samples": len(dataset.paths),
-        "files_sha256": files_digest(dataset.paths),
+        "files_sha256": files_digest(dataset),
         **crop_geometry(data_config),
     }
 

@@ -71,9 +71,9 @@ PREDICTION_OPTIONS = {"k": "--topk", "keep_logits": "--keep-logits", "precision"
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C during inference, after every finished batch was stored: the run can resume."""
 
-    def __init__(self, stored: int, total: int, run: RunDir) -> None:
+    def __init__(self, stored: int, total: int) -> None:
         super().__init__(f"interrupted after {stored:,} of {total:,} images")
-        self.stored, self.total, self.run = stored, total, run
+        self.stored, self.total = stored, total
 
 
 @dataclass
@@ -299,7 +299,7 @@ def run_inference(
             flush()
     except KeyboardInterrupt:
         flush()  # every batch the model finished is kept
-        raise RunInterrupted(stored, len(dataset), run) from None
+        raise RunInterrupted(stored, len(dataset)) from None
     finally:
         if cache is not None:
             cache.close()

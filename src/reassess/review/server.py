@@ -33,6 +33,7 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from reassess.fsnames import is_utf8_text
 from reassess.labels.imagenet import imagenet_classes
 from reassess.review.agreement import verdict_agreement
 from reassess.review.images import ImageResolver, media_type, to_png
@@ -162,14 +163,6 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def parse_json_object(data: bytes) -> dict[str, Any]:
     """``data`` as a JSON object; ValueError saying why not (not UTF-8 or JSON, too deep, not an
     object, text holding a lone surrogate that no UTF-8 file or response could hold)."""
@@ -198,7 +191,7 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
                 pending += [(key, depth + 1, field or key), (child, depth + 1, field or key)]
         elif isinstance(value, list):
             pending += [(child, depth + 1, field) for child in value]
-        elif isinstance(value, str) and not _encodable(value):
+        elif isinstance(value, str) and not is_utf8_text(value):
             raise ValueError(
                 f"field {field!r} holds a lone surrogate (\\ud800-\\udfff): not valid Unicode text"
             )
