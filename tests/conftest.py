@@ -30,6 +30,44 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("REASSESS_CACHE", str(tmp_path_factory.getbasetemp() / "reassess-cache"))
 
 
+def store_run(out: Path, model: str, data: str, predictions) -> Path:
+    """A run folder of hand-made predictions, written as `reassess import` writes one."""
+    from reassess.datasets.base import parse_data_spec
+    from reassess.runs import store_predictions
+
+    store_predictions(predictions, parse_data_spec(data), out, model=model)
+    return out
+
+
+def mistakes_table(**columns):
+    """A schema-valid mistakes table of hand-made columns; class names filled from the indices.
+
+    Columns of :data:`reassess.store.schema.MISTAKES_COLUMNS` not given are left empty (null).
+    """
+    import pyarrow as pa
+
+    from reassess.labels.imagenet import imagenet_classes
+    from reassess.store.schema import MISTAKES_COLUMNS
+
+    names = imagenet_classes().names
+    n = len(columns["sample_id"])
+    for part in ("label", "prediction"):
+        if part in columns and f"{part}_name" not in columns:
+            columns[f"{part}_name"] = [names[c] for c in columns[part]]
+    types = {
+        "string": pa.string(),
+        "integer": pa.int64(),
+        "floating point": pa.float32(),
+        "list of integers": pa.list_(pa.int16()),
+    }
+    arrays = {
+        name: pa.array(columns.pop(name, [None] * n), type=types[kind])
+        for name, kind in MISTAKES_COLUMNS.items()
+    }
+    arrays.update({name: pa.array(values) for name, values in columns.items()})
+    return pa.table(arrays)
+
+
 def skimage_photo(name: str) -> Image.Image:
     import skimage.data
 

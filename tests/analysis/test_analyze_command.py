@@ -5,6 +5,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from reassess.store.schema import SCHEMA_VERSION
 from tests.cli.test_eval_import_metrics import reassess
 from tests.conftest import FIXTURES
 
@@ -40,9 +41,10 @@ def test_analyze_writes_mistakes_and_summary(imported_run):
     assert summary["sources"]["imagenet_x"]["license"].startswith("CC BY-NC 4.0")
     assert summary["files"]["mistakes"] == "mistakes.parquet"
     assert "corrected" not in summary["sources"]["label_sets"]
-    # the --json output is analysis.json
+    # the --json output is analysis.json (its body: the file adds the schema_version)
     again = json.loads(reassess("analyze", imported_run, "--json").stdout)
-    assert again == json.loads((imported_run / "analysis.json").read_text())
+    stored = json.loads((imported_run / "analysis.json").read_text())
+    assert stored.pop("schema_version") == SCHEMA_VERSION and again == stored
     assert again["categories"] == summary["categories"]
 
 

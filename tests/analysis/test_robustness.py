@@ -9,13 +9,7 @@ import pytest
 from scipy.special import expit, logit, ndtri
 from typer.testing import CliRunner
 
-from reassess.analysis.robustness import (
-    effective_robustness,
-    fit_baseline,
-    plot_effective_robustness,
-    relative_robustness,
-    save_figure,
-)
+from reassess.analysis.robustness import effective_robustness, fit_baseline, relative_robustness
 from reassess.analysis.testbed import load_testbed, standard_model_rule
 from reassess.cli.app import app
 from reassess.cli.main import main  # noqa: F401  (registers every command on the app)
@@ -23,7 +17,6 @@ from reassess.datasets import parse_data_spec
 from reassess.datasets.shifts import imagenet_a_classes
 from reassess.labels.resources import data_file
 from reassess.store.predictions import Predictions
-from reassess.store.run import RunDir
 from tests.conftest import SHARED_DATA
 
 TIMM = SHARED_DATA / "timm-results"
@@ -114,10 +107,9 @@ def test_effective_robustness_of_points_on_and_above_the_line():
 
 
 def _write_run(path, model, data_spec, predictions):
-    run = RunDir(path)
-    run.write_predictions(predictions)
-    run.write_run({"status": "complete", "model": {"spec": model}, "data": {"spec": data_spec}})
-    return path
+    from tests.conftest import store_run
+
+    return store_run(path, model, data_spec, predictions)
 
 
 def _top1_predictions(ids, labels, accuracy, rng):
@@ -140,11 +132,11 @@ def paired_runs(tmp_path, shipped_resnet50_predictions):
     v2 = parse_data_spec("imagenetv2")
     rng = np.random.default_rng(1)
     return [
-        _write_run(tmp_path / "r50-val", "resnet50", "imagenet-val:/data/val", r50_val),
+        _write_run(tmp_path / "r50-val", "resnet50", "imagenet-val", r50_val),
         _write_run(
             tmp_path / "r50-v2",
             "resnet50",
-            "imagenetv2:/data/v2",
+            "imagenetv2",
             _top1_predictions(v2.sample_ids, v2.labels, 0.66, rng),
         ),
         _write_run(
@@ -206,29 +198,25 @@ def test_robustness_command_needs_the_val_run(paired_runs):
 
 
 def test_imagenet_a_in_distribution_accuracy_uses_its_200_classes(tmp_path):
-    from reassess.cli.commands_robustness import _top1
+    from reassess.runs.robustness import run_top1
 
     subset = imagenet_a_classes()
-    outsider = next(i for i in range(1000) if i not in set(subset.tolist()))
-    labels = np.array([subset[0], subset[1], outsider, subset[2]])
+    val = parse_data_spec("imagenet-val")
+    inside = np.isin(val.labels, subset)
+    rows = [*np.flatnonzero(inside)[:2], np.flatnonzero(~inside)[0], np.flatnonzero(inside)[2]]
+    labels = val.labels[rows]
+    outsider = int(labels[2])
+    others = [int(c) for c in subset if c not in labels[[0, 1, 3]]]
     topk = np.array(
         [
-            [outsider, subset[0]],
-            [subset[1], subset[0]],
-            [outsider, subset[3]],
-            [subset[4], outsider],
+            [outsider, labels[0]],  # right once ranked among the 200 classes
+            [labels[1], others[0]],  # right
+            [outsider, others[0]],  # an image of another class: left out
+            [others[1], outsider],  # wrong
         ]
     )
-    ids = np.array([f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)], dtype=object)
-    run = _write_run(tmp_path / "val", "m", "imagenet-val", Predictions(ids, labels, topk))
-    accuracy = _top1(run, "imagenet-val", subset)
+    run = _write_run(
+        tmp_path / "val", "m", "imagenet-val", Predictions(val.sample_ids[rows], labels, topk)
+    )
+    accuracy = run_top1(run, "imagenet-val", subset)
     assert accuracy.n == 3 and accuracy.value == pytest.approx(2 / 3)  # the outsider image is out
-
-
-def test_plot_returns_a_figure(tmp_path):
-    _, x, y = load_testbed().pairs("imagenet-sketch")
-    fit = fit_baseline(x, y, space="probit", n_bootstrap=100)
-    fig = plot_effective_robustness(fit, (x, y), [("mine", 0.8, 0.5)], shift_title="Sketch")
-    assert fig.axes[0].get_yscale() == "function"
-    out = save_figure(fig, tmp_path / "sketch.svg")
-    assert out.read_text().lstrip().startswith("<?xml")

@@ -7,13 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from reassess.analysis.scaling import (
-    compare_families,
-    fit_family,
-    fit_power_law,
-    pareto_front,
-    plot_scaling,
-)
+from reassess.analysis.scaling import compare_families, fit_family, fit_power_law, pareto_front
 from reassess.cli.app import app
 from reassess.cli.main import main  # noqa: F401  (registers every command on the app)
 from tests.conftest import SHARED_DATA
@@ -149,7 +143,7 @@ def test_laion_clip_vs_mammut(tmp_path):
 
 
 def test_results_csv_columns_and_errors(tmp_path):
-    from reassess.cli.commands_robustness import read_results
+    from reassess.runs.scaling import read_results
 
     path = tmp_path / "results.csv"
     lines = ["family,model,params,accuracy"]
@@ -159,22 +153,9 @@ def test_results_csv_columns_and_errors(tmp_path):
     assert x_name == "params" and list(families) == ["A"]
     x, acc, models = families["A"]
     assert acc[0] == pytest.approx(0.70) and models[0] == "a1"  # percentages read as such
-    from reassess.cli.app import UserError
+    from reassess.runs.errors import RunError
 
-    with pytest.raises(UserError, match="no column 'flops'"):
+    with pytest.raises(RunError, match="no column 'flops'"):
         read_results(path, x_column="flops")
-    with pytest.raises(UserError, match="no rows left"):
+    with pytest.raises(RunError, match="no rows left"):
         read_results(path, where=["family=B"])
-
-
-def test_plot_scaling_returns_a_figure():
-    rng = np.random.default_rng(2)
-    fits = {
-        name: fit_family(name, x, 1 - acc, m, n_bootstrap=10)
-        for name, (x, acc, m) in {
-            "one": _family(20.0, 0.0, -0.2, 0.1, np.logspace(6, 10, 12), rng, 0.002),
-            "two": _family(60.0, 0.0, -0.3, 0.05, np.logspace(6, 10, 12), rng, 0.002),
-        }.items()
-    }
-    fig = plot_scaling(fits, xlabel="GFLOPs", target=1e11)
-    assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].lines) >= 2

@@ -132,10 +132,11 @@ def test_compare_refuses_different_data_images_or_labels(runs, tmp_path):
     assert "label 1 images differently" in user_error("compare", resnet, relabelled)
 
 
+@pytest.mark.slow
 def test_compare_refuses_folder_runs_on_other_images_under_the_same_names(tmp_path):
     """Same relative names, other pictures: the data fingerprint (names and sizes) differs."""
-    from reassess.cli.commands_eval import evaluate
     from reassess.inference.runner import InferenceOptions
+    from reassess.runs import evaluate
     from tests.conftest import skimage_photo
 
     cat, coffee = skimage_photo("chelsea"), skimage_photo("coffee")
@@ -147,7 +148,7 @@ def test_compare_refuses_folder_runs_on_other_images_under_the_same_names(tmp_pa
     options = InferenceOptions(batch_size=2, workers=0, progress=False)
     for name in ("mine", "theirs", "mine-copy"):
         evaluate(
-            "lite0", f"folder:{tmp_path / name}", tmp_path / f"run-{name}", options, quiet=True
+            "lite0", f"folder:{tmp_path / name}", tmp_path / f"run-{name}", options
         )
     message = user_error("compare", tmp_path / "run-mine", tmp_path / "run-theirs")
     assert "different image files under the same names" in message

@@ -46,6 +46,7 @@ def test_import_then_metrics_recomputes_the_same_numbers(tmp_path, shipped_resne
     assert "ReaL top-1" in table and "72.73%" in table
 
 
+@pytest.mark.slow
 def test_eval_on_a_folder_writes_a_complete_run(tmp_path, photo_folder):
     run = tmp_path / "run"
     out = reassess(
@@ -95,6 +96,14 @@ def test_eval_on_a_folder_writes_a_complete_run(tmp_path, photo_folder):
             "unknown data spec 'coco:/x'",
         ),
         (["metrics", "/no/such/run"], "not a run folder"),
+        (
+            ["eval", "--model", "lite0", "--data", "samples", "--out", "x", "--crop-pct", "1.5"],
+            "crop_pct",
+        ),
+        (
+            ["eval", "--model", "lite0", "--data", "samples", "--out", "x", "--mean", "0.5,0.5"],
+            "three",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(args, message, tmp_path):
@@ -102,3 +111,28 @@ def test_bad_input_is_one_clear_line(args, message, tmp_path):
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.slow
+def test_preprocessing_overrides_are_used_and_recorded_and_pin_the_run(tmp_path):
+    """--img-size/--crop-pct/--interpolation/--mean/--std replace the model's config, as timm's
+    validate.py flags do; run.json records both, and a resume with other ones is refused."""
+    run = tmp_path / "run"
+    flags = ["--img-size", "256", "--crop-pct", "0.9", "--interpolation", "bilinear"]
+    flags += ["--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25"]
+    base = ["eval", "--model", "lite0", "--data", "samples", "--out", run, "--no-progress"]
+    reassess(*base, *flags, "--workers", "0")
+    info = json.loads((run / "run.json").read_text())
+    used = info["preprocessing"]
+    assert used["input_size"] == [3, 256, 256] and used["crop_pct"] == 0.9
+    assert used["interpolation"] == "bilinear" and used["mean"] == [0.5, 0.5, 0.5]
+    assert used["std"] == [0.25, 0.25, 0.25]
+    assert info["preprocessing_overrides"] == {
+        "img_size": 256,
+        "crop_pct": 0.9,
+        "interpolation": "bilinear",
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+    }
+    other = reassess(*base, "--img-size", "224", check=False)
+    assert other.returncode == 2 and "preprocessing overrides" in other.stderr

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from reassess.cli.app import UserError
-from reassess.cli.commands_eval import evaluate, import_run
 from reassess.inference.runner import InferenceOptions
 from reassess.models import create_model
+from reassess.runs import evaluate, import_run
+from reassess.runs.errors import RunError
 from reassess.store import atomic
 from reassess.store.run import RunDir, RunFolderBusy
 from tests.cli.test_eval_import_metrics import reassess
@@ -45,7 +45,7 @@ def cached_model(lite0, monkeypatch):
     monkeypatch.setattr(
         registry,
         "create_model",
-        lambda spec, options=None: lite0 if spec == "lite0" else real(spec, options),
+        lambda spec, options=None, **kw: lite0 if spec == "lite0" else real(spec, options, **kw),
     )
     return lite0
 
@@ -78,13 +78,14 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_kill_at_every_atomic_rename_then_rerun_finishes_the_same_run(
     photo_folder, cached_model, tmp_path, monkeypatch
 ):
     data = f"folder:{photo_folder}"
-    reference = evaluate("lite0", data, tmp_path / "reference", _options(), quiet=True)
+    reference = evaluate("lite0", data, tmp_path / "reference", _options())
     renames = _kill_at_rename(monkeypatch, 10**9)
-    evaluate("lite0", data, tmp_path / "counted", _options(cache_root=tmp_path / "c"), quiet=True)
+    evaluate("lite0", data, tmp_path / "counted", _options(cache_root=tmp_path / "c"))
     total = renames["n"]
     assert total >= 8  # run.json thrice, parts, cache files, predictions, metrics, per-class
     monkeypatch.undo()
@@ -94,9 +95,9 @@ def test_kill_at_every_atomic_rename_then_rerun_finishes_the_same_run(
         with monkeypatch.context() as patch:
             _kill_at_rename(patch, number)
             with pytest.raises(Killed):
-                evaluate("lite0", data, out, _options(cache_root=cache), quiet=True)
+                evaluate("lite0", data, out, _options(cache_root=cache))
         assert _leftovers(out) + _leftovers(cache), "the simulated kill leaves a temporary"
-        metrics = evaluate("lite0", data, out, _options(cache_root=cache), quiet=True)
+        metrics = evaluate("lite0", data, out, _options(cache_root=cache))
         assert metrics["top1"] == reference["top1"], number
         run = RunDir(out)
         assert run.read_run()["status"] == "complete"
@@ -106,13 +107,14 @@ def test_kill_at_every_atomic_rename_then_rerun_finishes_the_same_run(
         assert _leftovers(out) == [] and not run.parts_dir.exists(), number
 
 
+@pytest.mark.slow
 def test_killed_during_the_first_run_json_write_is_not_refused_for_good(
     photo_folder, cached_model, tmp_path
 ):
     out = tmp_path / "run"
     out.mkdir()
     (out / ".run.json.k2j3.tmp").write_text('{"created": "2026-')  # cut short by kill -9
-    metrics = evaluate("lite0", f"folder:{photo_folder}", out, _options(), quiet=True)
+    metrics = evaluate("lite0", f"folder:{photo_folder}", out, _options())
     assert metrics["top1"]["n"] == 5
     assert _leftovers(out) == []
 
@@ -121,7 +123,7 @@ def test_a_folder_of_other_files_is_still_refused(photo_folder, tmp_path):
     out = tmp_path / "thesis"
     out.mkdir()
     (out / "chapter1.tex").write_text("precious")
-    with pytest.raises(UserError, match="not a reassess run"):
+    with pytest.raises(RunError, match="not a reassess run"):
         evaluate("lite0", f"folder:{photo_folder}", out, _options(), overwrite=True)
     assert (out / "chapter1.tex").read_text() == "precious"
 
@@ -144,6 +146,7 @@ def _model_fails_at_batch(model, number: int, error: type[BaseException]) -> Ite
         model.module.forward = forward
 
 
+@pytest.mark.slow
 def test_time_based_flush_keeps_the_batches_of_a_small_killed_run(
     photo_folder, cached_model, tmp_path
 ):
@@ -154,15 +157,16 @@ def test_time_based_flush_keeps_the_batches_of_a_small_killed_run(
         options = _options(flush_seconds=flush_seconds, cache=False)
         options.flush_every = 10**6
         with _model_fails_at_batch(cached_model, 3, Killed), pytest.raises(Killed):
-            evaluate("lite0", f"folder:{photo_folder}", run.path, options, quiet=True)
+            evaluate("lite0", f"folder:{photo_folder}", run.path, options)
         stored = run.read_parts()
         assert (0 if stored is None else len(stored)) == kept
 
 
+@pytest.mark.slow
 def test_ctrl_c_stores_finished_batches_and_says_how_to_resume(
     photo_folder, cached_model, tmp_path
 ):
-    from reassess.cli.app import Interrupted
+    from reassess.runs.errors import Interrupted
 
     options = _options(cache=False)
     options.flush_every = 10**6  # nothing stored before the interrupt: it must store the batches
@@ -171,26 +175,28 @@ def test_ctrl_c_stores_finished_batches_and_says_how_to_resume(
         _model_fails_at_batch(cached_model, 3, KeyboardInterrupt),
         pytest.raises(Interrupted) as caught,
     ):
-        evaluate("lite0", f"folder:{photo_folder}", tmp_path / "run", options, quiet=True)
+        evaluate("lite0", f"folder:{photo_folder}", tmp_path / "run", options)
     # [coffee, cmyk] and [gray, not_an_image] done; of [png_named, truncated] the model was
     # interrupted on png_named, but truncated is known not to decode: 5 images, 3 predicted
     assert str(caught.value).startswith("interrupted after 5 of 7 images; rerun the same command")
     assert len(RunDir(tmp_path / "run").read_parts()) == 3
 
 
+@pytest.mark.slow
 def test_changed_topk_on_resume_is_refused_up_front(photo_folder, cached_model, tmp_path):
     data, out = f"folder:{photo_folder}", tmp_path / "run"
     with _model_fails_at_batch(cached_model, 2, Killed), pytest.raises(Killed):
-        evaluate("lite0", data, out, _options(cache=False), quiet=True)
+        evaluate("lite0", data, out, _options(cache=False))
     assert RunDir(out).stored_predictions()
-    with pytest.raises(UserError, match="was started with --topk 5; rerun with --topk 5"):
-        evaluate("lite0", data, out, _options(k=3, cache=False), quiet=True)
-    assert evaluate("lite0", data, out, _options(cache=False), quiet=True)["top1"]["n"] == 5
-    again = evaluate("lite0", data, out, _options(k=3, cache=False), overwrite=True, quiet=True)
+    with pytest.raises(RunError, match="was started with --topk 5; rerun with --topk 5"):
+        evaluate("lite0", data, out, _options(k=3, cache=False))
+    assert evaluate("lite0", data, out, _options(cache=False))["top1"]["n"] == 5
+    again = evaluate("lite0", data, out, _options(k=3, cache=False), overwrite=True)
     assert again["top1"]["n"] == 5
     assert RunDir(out).read_predictions().topk.shape[1] == 3
 
 
+@pytest.mark.slow
 def test_a_failed_eval_that_stored_nothing_is_replaced(photo_folder, tmp_path):
     out = tmp_path / "run"
     failed = reassess(
@@ -206,6 +212,7 @@ def test_a_failed_eval_that_stored_nothing_is_replaced(photo_folder, tmp_path):
     assert json.loads(fixed.stdout)["top1"]["n"] == 5
 
 
+@pytest.mark.slow
 def test_eval_json_prints_json_alone_on_stdout(photo_folder, tmp_path):
     out = reassess(
         "eval", "--model", "lite0", "--data", f"folder:{photo_folder}", "--out", tmp_path / "r",
@@ -221,6 +228,7 @@ def test_eval_json_prints_json_alone_on_stdout(photo_folder, tmp_path):
     assert json.loads(again.stdout) == metrics and "already complete" in again.stderr
 
 
+@pytest.mark.slow
 def test_sigint_says_how_many_images_were_kept_and_the_rerun_resumes(tmp_path):
     """A real Ctrl-C (SIGINT to the process group) in the middle of a real eval."""
     photo = tmp_path / "photos" / "967"

@@ -50,6 +50,7 @@ def _leaderboard(out):
     return json.loads((out / "leaderboard.json").read_text())["rows"]
 
 
+@pytest.mark.slow
 def test_local_zoo_runs_every_pair_reports_the_failure_and_resumes(zoo, photo_folder, tmp_path):
     out = tmp_path / "runs"
     data = [f"folder:{photo_folder}", f"folder:{zoo['second']}"]
@@ -132,10 +133,10 @@ def test_ray_zoo_on_a_local_two_cpu_cluster(zoo, tmp_path):
     assert [r["status"] for r in rows.values()] == ["complete", "complete", "failed"]
     assert rows["lite0"]["n"] == 3 and rows["lite0"]["metrics"]["top5"] == 1.0
     # the same pair through `eval`'s own code path gives the same numbers (up to summation order)
-    from reassess.cli.commands_eval import evaluate
     from reassess.inference import InferenceOptions
+    from reassess.runs import evaluate
 
     options = InferenceOptions(batch_size=4, workers=0, progress=False)
-    expected = evaluate("lite0", data, tmp_path / "eval", options, quiet=True)
+    expected = evaluate("lite0", data, tmp_path / "eval", options)
     expected = {k: v["value"] for k, v in expected.items() if isinstance(v, dict) and "value" in v}
     assert rows["lite0"]["metrics"] == pytest.approx(expected, abs=1e-6)

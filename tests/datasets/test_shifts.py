@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 
 from reassess.datasets import DataSpecError, parse_data_spec
+from reassess.datasets.base import Dataset, scoring_class_map
 from reassess.datasets.shifts import (
     imagenet_a_classes,
     imagenet_r_classes,
     objectnet_class_map,
     objectnet_class_subset,
     objectnet_classes,
-    scoring_class_map,
 )
 from reassess.labels.imagenet import imagenet_classes
 from reassess.labels.resources import load_json
-from reassess.metrics.subsets import restrict_predictions, restrict_ranking, restrict_scores
+from reassess.metrics.subsets import restrict_predictions, restrict_ranking
 from reassess.metrics.suite import MetricOptions, compute_metrics
 from reassess.store.predictions import Predictions
 from tests.conftest import skimage_photo
@@ -154,9 +154,12 @@ def test_stored_logits_give_the_exact_subset_ranking_and_objectnet_groups():
     assert metrics["top5"]["value"] == 1.0 and metrics["scored_classes"] == 113
 
 
-def test_restrict_scores_masks_everything_else():
+def test_a_class_subset_dataset_masks_every_other_score():
     scores = np.arange(1000, dtype=np.float32)[None, :]
-    masked = restrict_scores(scores, imagenet_r_classes())
+    dataset = Dataset("r", "r", np.array(["x"], dtype=object), np.array([0]))
+    assert np.array_equal(dataset.restrict_scores(scores), scores)  # all 1000 classes
+    dataset.class_subset = imagenet_r_classes()
+    masked = dataset.restrict_scores(scores)
     best = Predictions.from_scores(np.array(["x"]), np.array([0]), masked, k=5)
     assert best.topk[0].tolist() == imagenet_r_classes()[::-1][:5].tolist()
     kept = scores[0, imagenet_r_classes()]
@@ -165,7 +168,7 @@ def test_restrict_scores_masks_everything_else():
 
 
 def test_import_then_metrics_on_imagenet_r_are_restricted(tmp_path):
-    from reassess.cli.commands_eval import import_run
+    from reassess.runs import import_run
 
     subset = imagenet_r_classes()
     data_dir = tmp_path / "imagenet-r"

@@ -4,15 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-import reassess.inference.loader as loader_module
+import reassess.datasets.decoding as decoding
 from reassess.datasets import parse_data_spec
+from reassess.datasets.decoding import load_rgb
 from reassess.inference import InferenceOptions, run_inference
 from reassess.inference.accel import Normalizer
 from reassess.inference.cache import NOT_STORED, STORED, UNDECODABLE, PreprocessCache
-from reassess.inference.loader import crop_transform, load_rgb
+from reassess.inference.loader import crop_transform
 from reassess.models import create_model
 from reassess.models.registry import LoadedModel
 from reassess.store import RunDir
+
+pytestmark = pytest.mark.slow  # every test here loads the real lite0
 
 GOOD = 5  # photo_folder: 5 decodable photos, 2 broken files
 
@@ -42,7 +45,7 @@ def decodes(monkeypatch):
         calls.append(path)
         return load_rgb(path)
 
-    monkeypatch.setattr(loader_module, "load_rgb", counting)
+    monkeypatch.setattr(decoding, "load_rgb", counting)
     return calls
 
 

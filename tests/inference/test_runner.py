@@ -16,6 +16,7 @@ def _options(**kw):
     return InferenceOptions(batch_size=2, workers=0, progress=False, flush_every=2, **kw)
 
 
+@pytest.mark.slow
 def test_bad_images_are_decoded_or_skipped_and_named(photo_folder, lite0, tmp_path):
     data = parse_data_spec(f"folder:{photo_folder}")
     result = run_inference(lite0, data, RunDir(tmp_path / "run"), _options())
@@ -30,6 +31,7 @@ def test_bad_images_are_decoded_or_skipped_and_named(photo_folder, lite0, tmp_pa
     assert top1["n02123045/chelsea.jpg"] in (281, 282, 285)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_without_losing_or_duplicating_rows(photo_folder, lite0, tmp_path):
     data = parse_data_spec(f"folder:{photo_folder}")
     reference = run_inference(lite0, data, RunDir(tmp_path / "ref"), _options()).predictions
@@ -63,7 +65,7 @@ def test_sixteen_bit_png_decodes_like_its_eight_bit_original(tmp_path):
     """PIL's convert("RGB") clips 16-bit grayscale to white; reassess keeps the picture."""
     from PIL import Image
 
-    from reassess.inference.loader import load_rgb
+    from reassess.datasets.decoding import load_rgb
     from tests.conftest import skimage_photo
 
     gray = np.asarray(skimage_photo("camera"), dtype=np.uint16)
@@ -74,6 +76,7 @@ def test_sixteen_bit_png_decodes_like_its_eight_bit_original(tmp_path):
     assert np.array_equal(decoded[..., 0], gray) and np.array_equal(decoded[..., 2], gray)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cache", [True, False])
 def test_broken_symlinks_and_non_utf8_names_are_named_not_fatal(
     photo_folder, lite0, tmp_path, cache

@@ -134,7 +134,7 @@ def test_text_cache_is_reused_without_calling_the_text_encoder(spec, monkeypatch
     second = create_model(spec, options=options)
     assert calls == [] and second.details["zero_shot"]["text_cache"]["hit"] is True
     assert torch.equal(first.module.class_weights, second.module.class_weights)
-    cache_file = zeroshot._cache_path(second.details["zero_shot"]["text_cache"]["key"])
+    cache_file = zeroshot.text_cache._cache_path(second.details["zero_shot"]["text_cache"]["key"])
     assert cache_file.exists()
     # Other prompts are another cache entry: the encoder runs again.
     create_model(spec, options={**options, "templates": "openai", "class_subset": SUBSET[:2]})
@@ -392,7 +392,7 @@ def test_hf_clip_from_a_saved_folder(tmp_path):
                 padding=True,
                 return_tensors="pt",
             )
-            emb = zeroshot._features(model.get_text_features(**batch)).double()
+            emb = zeroshot.backbones._features(model.get_text_features(**batch)).double()
             emb = emb / emb.norm(dim=-1, keepdim=True)
             rows.append((emb.mean(0) / emb.mean(0).norm()).numpy())
     np.testing.assert_allclose(loaded.module.class_weights.T.numpy(), np.stack(rows), atol=2e-6)

@@ -10,6 +10,7 @@ import pytest
 
 from reassess.store.predictions import Predictions
 from reassess.store.run import RunDir
+from tests.conftest import mistakes_table, store_run
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +24,7 @@ def cache_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def resnet_run(tmp_path_factory, cache_env, shipped_resnet50_predictions) -> Path:
     """`reassess import` of the shipped ResNet-50 predictions on all 50,000 val images."""
-    from reassess.cli.commands_eval import import_run
+    from reassess.runs import import_run
 
     out = tmp_path_factory.mktemp("runs") / "resnet50"
     import_run(
@@ -40,32 +41,11 @@ def resnet_run(tmp_path_factory, cache_env, shipped_resnet50_predictions) -> Pat
 @pytest.fixture(scope="session")
 def lite0_run(tmp_path_factory, cache_env) -> Path:
     """`reassess eval --model lite0 --data samples`: a real model on the built-in photos."""
-    from reassess.cli.commands_eval import evaluate
     from reassess.inference.runner import InferenceOptions
+    from reassess.runs import evaluate
 
     out = tmp_path_factory.mktemp("runs") / "lite0-samples"
     evaluate("lite0", "samples", out, InferenceOptions(batch_size=8, workers=0, progress=False))
-    return out
-
-
-def write_run(out: Path, model: str, data: str, predictions: Predictions) -> Path:
-    """A run folder as `import` writes it (run.json, predictions, metrics, per-class table)."""
-    from reassess.runs import dataset_index, finish_run
-
-    run = RunDir(out)
-    dataset = dataset_index(data)
-    run.write_run(
-        {
-            "status": "complete",
-            "model": {"spec": model, "family": "imported"},
-            "data": dataset.describe()
-            if dataset is not None
-            else {"name": data.partition(":")[0], "spec": data, "root": data.partition(":")[2]},
-            "num_predictions": len(predictions),
-        }
-    )
-    run.write_predictions(predictions)
-    finish_run(run, predictions)
     return out
 
 
@@ -93,8 +73,6 @@ def hostile_run(tmp_path) -> tuple[Path, Path]:
     Returns the run folder and the image folder. Predictions are hand-made: the cat photos are
     predicted as a tiger cat (a close relative: fine-grained) or as a lawn mower (major).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     import skimage.data
     from PIL import Image
 
@@ -119,20 +97,18 @@ def hostile_run(tmp_path) -> tuple[Path, Path]:
     labels = np.array([281, 281, 281, 967])
     top1 = np.array([[282], [621], [282], [967]], dtype=np.int16)  # tiger cat, lawn mower
     probs = np.array([[0.61], [0.34], [0.52], [0.97]], dtype=np.float32)
-    run = write_run(
+    run = store_run(
         tmp_path / "run", HOSTILE_MODEL, f"folder:{images}", Predictions(ids, labels, top1, probs)
     )
-    table = pa.table(
-        {
-            "sample_id": ids[:3].tolist(),
-            "label": [281, 281, 281],
-            "prediction": [282, 621, 282],
-            "label_name": [HOSTILE_LABEL, "tabby", "tabby"],
-            "category": ["fine_grained", "unexplained", "fine_grained"],
-            "severity": ["minor", "major", "minor"],
-            "evidence": ["same superclass: <b>domestic cat</b>", "WordNet distance 14", ""],
-            "imagenet_x_factors": [["pose"], [], ["color", "partial_view"]],
-        }
+    table = mistakes_table(
+        sample_id=ids[:3].tolist(),
+        label=[281, 281, 281],
+        prediction=[282, 621, 282],
+        label_name=[HOSTILE_LABEL, "tabby", "tabby"],
+        category=["fine_grained", "unexplained", "fine_grained"],
+        severity=["minor", "major", "minor"],
+        evidence=["same superclass: <b>domestic cat</b>", "WordNet distance 14", ""],
+        imagenet_x_factors=[["pose"], [], ["color", "partial_view"]],
     )
-    pq.write_table(table, run / "mistakes.parquet")
+    RunDir(run).write_mistakes(table)
     return run, images

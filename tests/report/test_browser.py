@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reassess.report.build import write_report
+from reassess.report import write_report
 from reassess.store.run import RunDir
 from tests.conftest import REPO
 from tests.report.conftest import HOSTILE_FILE, HOSTILE_LABEL, HOSTILE_MODEL

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import json
+import re
 import shutil
 
 import numpy as np
 import pytest
 
-from reassess.report.build import (
-    DEFAULT_MAX_MISTAKES,
-    build_report,
+from reassess.report.build import DEFAULT_MAX_MISTAKES, build_report, render_report
+from reassess.report.figures import (
+    imagenet_x_bars,
     reliability_table,
-    render_report,
     superclass_bars,
-    v2_pairs,
+    worst_class_bars,
 )
+from reassess.report.paired import v2_pairs
 from reassess.store.run import RunDir
-from tests.report.conftest import v2_predictions, write_run
+from reassess.store.schema import RunFolderError
+from tests.conftest import store_run
+from tests.report.conftest import v2_predictions
 
 
 def test_one_imported_run(resnet_run):
@@ -72,16 +73,7 @@ def test_valid_labels_of_a_mistake_are_its_real_labels(resnet_run):
 
 
 def test_superclass_accuracy_adds_up_to_top1(resnet_run):
-    with open(RunDir(resnet_run).per_class_file) as f:
-        rows = [
-            {
-                "class": int(r["class"]),
-                "name": r["name"],
-                "support": int(r["support"]),
-                "top1": float(r["top1"]),
-            }
-            for r in csv.DictReader(f)
-        ]
+    rows = RunDir(resnet_run).read_per_class()
     bars = superclass_bars(rows)
     assert sum(b.n for b in bars) == 50_000
     assert sum(b.value * b.n for b in bars) / 50_000 == pytest.approx(0.72732, abs=1e-9)
@@ -93,9 +85,7 @@ def test_superclass_accuracy_adds_up_to_top1(resnet_run):
 
 
 def test_worst_classes_are_the_lowest_in_per_class_csv(resnet_run):
-    from reassess.report.build import read_per_class, worst_class_bars
-
-    rows = read_per_class(RunDir(resnet_run).per_class_file)
+    rows = RunDir(resnet_run).read_per_class()
     worst = worst_class_bars(rows, 5)
     lowest = min(r["top1"] for r in rows)
     assert worst[0].value == pytest.approx(lowest)
@@ -125,19 +115,19 @@ def test_lite0_on_samples_with_a_gallery(lite0_run, tmp_path):
 def test_reliability_recomputed_for_runs_scored_before_calibration(lite0_run, tmp_path):
     stored = reliability_table(RunDir(lite0_run).read_metrics(), RunDir(lite0_run))
     assert stored["ece"] == RunDir(lite0_run).read_metrics()["ece"]["value"]
-    old = tmp_path / "old-run"
-    shutil.copytree(lite0_run, old)
-    metrics = json.loads((old / "metrics.json").read_text())
+    old = RunDir(tmp_path / "old-run")
+    shutil.copytree(lite0_run, old.path)
+    metrics = old.read_metrics()
     del metrics["calibration"], metrics["ece"]
-    (old / "metrics.json").write_text(json.dumps(metrics))
-    recomputed = reliability_table(metrics, RunDir(old))
+    old.write_metrics(metrics)
+    recomputed = reliability_table(old.read_metrics(), old)
     assert recomputed["ece"] == pytest.approx(stored["ece"])
     assert recomputed["counts"] == stored["counts"] and sum(stored["counts"]) == 8
 
 
 def test_several_runs_pair_imagenetv2_with_val_and_test_differences(resnet_run, tmp_path):
-    v2_a = write_run(tmp_path / "v2-resnet", "resnet50", "imagenetv2", v2_predictions(0.37, 1))
-    v2_b = write_run(tmp_path / "v2-other", "other-model", "imagenetv2", v2_predictions(0.45, 2))
+    v2_a = store_run(tmp_path / "v2-resnet", "resnet50", "imagenetv2", v2_predictions(0.37, 1))
+    v2_b = store_run(tmp_path / "v2-other", "other-model", "imagenetv2", v2_predictions(0.45, 2))
     view = build_report([resnet_run, v2_b, v2_a], max_mistakes=10)
     val, other, v2 = view.runs
     assert [(a.path, b.path) for a, b in v2_pairs(view.runs)] == [(val.path, v2.path)]
@@ -159,21 +149,24 @@ def test_several_runs_pair_imagenetv2_with_val_and_test_differences(resnet_run, 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="--images must be a folder"):
         build_report([tmp_path], images=tmp_path / "missing")
-    with pytest.raises(FileNotFoundError, match="not a run folder"):
+    with pytest.raises(RunFolderError, match="not a run folder"):
         build_report([tmp_path])
     (tmp_path / "run.json").write_text("{}")
-    with pytest.raises(FileNotFoundError, match="no metrics yet"):
+    with pytest.raises(RunFolderError, match="no model spec recorded"):
+        build_report([tmp_path])
+    RunDir(tmp_path).write_run({"model": {"spec": "m"}, "data": {"spec": "samples"}})
+    with pytest.raises(RunFolderError, match="no metrics yet"):
         build_report([tmp_path])
 
 
 def test_unknown_metric_keys_are_listed(resnet_run, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(resnet_run, run)
-    metrics = json.loads((run / "metrics.json").read_text())
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(resnet_run, run.path)
+    metrics = run.read_metrics()
     metrics["future_metric_top1"] = {"value": 0.5, "n": 10, "ci95": [0.187, 0.813]}
     metrics["imagenet_m"] = {"value": 41 / 68, "n": 68, "ci95": [0.48, 0.72], "hits": 41}
-    (run / "metrics.json").write_text(json.dumps(metrics))
-    (view_run,) = build_report([run], max_mistakes=0).runs
+    run.write_metrics(metrics)
+    (view_run,) = build_report([run.path], max_mistakes=0).runs
     assert "future_metric_top1" in {c.key for c in view_run.metric_rows}
     assert view_run.card("imagenet_m").count == 41
     assert np.isclose(view_run.card("imagenet_m").value, 41 / 68)
@@ -191,13 +184,11 @@ def test_an_analysis_summary_feeds_the_superclass_factor_and_ladder_parts(resnet
         check=True,
         capture_output=True,
     )
-    summary = json.loads((run / "analysis.json").read_text())
+    summary = RunDir(run).read_analysis()
     (view,) = build_report([run], max_mistakes=0).runs
     figures = {f.key: f for f in view.figures}
     assert figures["imagenet_x"].src and figures["superclasses"].src
     assert "analysis summary" in figures["superclasses"].caption
-    from reassess.report.build import imagenet_x_bars
-
     ratios = {b.label: b.value for b in imagenet_x_bars(summary)}
     expected = {
         f["factor"].replace("_", " "): f["error_ratio"] for f in summary["imagenet_x"]["factors"]
@@ -206,3 +197,47 @@ def test_an_analysis_summary_feeds_the_superclass_factor_and_ladder_parts(resnet
     ladder = {step["key"]: step["value"] for step in summary["ladder"]}
     assert view.forgiven.value == pytest.approx(ladder["minor_forgiven"])
     assert view.ladder[-1].title == "Minor errors forgiven"
+    # every mistake counted under the analysis' own category titles, in its order
+    categories = {c["title"]: c for c in summary["categories"] if c["count"]}
+    assert [title for title, _ in view.mistakes.categories] == list(categories)
+    for title, severities in view.mistakes.severities.items():
+        expected = {s: categories[title][s] for s in ("minor", "borderline", "major")}
+        assert {s: severities.get(s, 0) for s in expected} == expected
+        assert sum(severities.values()) == categories[title]["count"]
+
+
+def test_a_mistakes_file_without_a_required_column_is_one_line_naming_it(hostile_run):
+    import pyarrow.parquet as pq
+
+    run, images = hostile_run
+    path = RunDir(run).mistakes_file
+    pq.write_table(pq.read_table(path).drop_columns(["severity"]), path)
+    with pytest.raises(RunFolderError) as caught:
+        build_report([run], images=images)
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith(f"{path}: ") and "missing column(s) severity" in message
+
+
+@pytest.mark.parametrize("name", ["run.json", "metrics.json", "mistakes.parquet"])
+def test_a_run_folder_written_by_a_newer_schema_is_refused(hostile_run, name):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from reassess.store.schema import PARQUET_VERSION_KEY, SCHEMA_VERSION
+
+    run, images = hostile_run
+    path = run / name
+    newer = SCHEMA_VERSION + 1
+    if name.endswith(".json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": newer}))
+    else:
+        table = pq.read_table(path)
+        metadata = {**table.schema.metadata, PARQUET_VERSION_KEY: str(newer).encode()}
+        pq.write_table(table.replace_schema_metadata(metadata), path)
+    with pytest.raises(
+        RunFolderError, match=f"^{re.escape(str(path))}: written by a newer reassess"
+    ) as caught:
+        build_report([run], images=images)
+    assert len(str(caught.value).splitlines()) == 1

@@ -21,3 +21,18 @@ def test_a_bad_run_folder_is_one_clear_line(tmp_path):
     assert "not a run folder" in result.stderr and str(tmp_path / "nothing") in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_mistakes_file_without_a_required_column_is_one_line(hostile_run, tmp_path):
+    import pyarrow.parquet as pq
+
+    from reassess.store.run import RunDir
+
+    run, _ = hostile_run
+    path = RunDir(run).mistakes_file
+    pq.write_table(pq.read_table(path).drop_columns(["category", "evidence"]), path)
+    result = reassess("report", run, "--out", tmp_path / "r.html", "--no-progress", check=False)
+    assert result.returncode == 2, result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert str(path) in result.stderr and "missing column(s) category, evidence" in result.stderr
+    assert not (tmp_path / "r.html").exists()

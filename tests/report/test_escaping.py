@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
-from reassess.report.build import build_report, render_report
+from reassess.report import build_report, render_report
 from tests.report.conftest import HOSTILE_FILE, HOSTILE_LABEL, HOSTILE_MODEL
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from reassess.report.build import build_report, render_report
+from reassess.report import build_report, render_report
 from reassess.report.images import thumbnail_uri
 
 

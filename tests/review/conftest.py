@@ -7,13 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from reassess.store.predictions import Predictions
 from reassess.store.run import RunDir
-from tests.conftest import skimage_photo
+from tests.conftest import mistakes_table, skimage_photo, store_run
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_FILE = "<img src=x onerror=alert(2)>.jpg"
@@ -30,14 +28,6 @@ TINY = {
 
 def val_name(index: int) -> str:
     return f"ILSVRC2012_val_{index:08d}.JPEG"
-
-
-def write_run(out: Path, model: str, data: dict, predictions: Predictions) -> Path:
-    """A run folder as eval/import leave it (run.json and predictions.parquet)."""
-    run = RunDir(out)
-    run.write_run({"status": "complete", "model": {"spec": model}, "data": data})
-    run.write_predictions(predictions)
-    return out
 
 
 def tiny_predictions() -> Predictions:
@@ -69,28 +59,23 @@ def val_images(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_run(tmp_path: Path, val_images: Path) -> Path:
     """Hand-made top-5 on four real val ids (three mistakes) with a mistakes.parquet."""
-    from reassess.runs import dataset_index
-
-    out = tmp_path / "run"
-    data = dataset_index("imagenet-val").describe()
-    data["root"] = str(val_images)
-    write_run(out, f"tiny {HOSTILE}", data, tiny_predictions())
-    table = pa.table(
-        {
-            "sample_id": [val_name(236), val_name(293), val_name(559)],
-            "label": [1, 0, 812],
-            "prediction": [282, 967, 518],
-            "category": ["fine_grained", "not_a_mistake", "major"],
-            "severity": ["minor", None, "major"],
-            "evidence": [
-                json.dumps({"rule": "same superclass", "superclass": "domestic cat"}),
-                json.dumps({"rule": "prediction in ReaL", "real": ["espresso"]}),
-                json.dumps({"rule": f"none applies {HOSTILE}"}),
-            ],
-            "wordnet_distance": [2, None, 11],
-        }
+    out = store_run(
+        tmp_path / "run", f"tiny {HOSTILE}", f"imagenet-val:{val_images}", tiny_predictions()
     )
-    pq.write_table(table, out / "mistakes.parquet")
+    table = mistakes_table(
+        sample_id=[val_name(236), val_name(293), val_name(559)],
+        label=[1, 0, 812],
+        prediction=[282, 967, 518],
+        category=["fine_grained", "not_a_mistake", "major"],
+        severity=["minor", None, "major"],
+        evidence=[
+            json.dumps({"rule": "same superclass", "superclass": "domestic cat"}),
+            json.dumps({"rule": "prediction in ReaL", "real": ["espresso"]}),
+            json.dumps({"rule": f"none applies {HOSTILE}"}),
+        ],
+        wordnet_distance=[2, None, 11],
+    )
+    RunDir(out).write_mistakes(table)
     return out
 
 
@@ -107,8 +92,7 @@ def hostile_run(tmp_path: Path) -> tuple[Path, Path]:
         topk=np.array([[282, 281, 285, 287, 904]], dtype=np.int16),
         probs=np.array([[0.4, 0.3, 0.2, 0.05, 0.05]], dtype=np.float32),
     )
-    data = {"name": "folder", "spec": f"folder:{root}", "root": str(root)}
-    return write_run(tmp_path / "hostile", HOSTILE, data, predictions), root
+    return store_run(tmp_path / "hostile", HOSTILE, f"folder:{root}", predictions), root
 
 
 @pytest.fixture(scope="session")
@@ -116,8 +100,8 @@ def lite0_val_run(tmp_path_factory) -> tuple[Path, Path]:
     """`reassess eval --model lite0 --data imagenet-val:FOLDER` on skimage photos stored under
     real val file names: some match their val label (tabby cat, espresso, tripod, missile), some
     are deliberately mislabelled (a cat as goldfish, an espresso as tench). Four mistakes."""
-    from reassess.cli.commands_eval import evaluate
     from reassess.inference.runner import InferenceOptions
+    from reassess.runs import evaluate
 
     base = tmp_path_factory.mktemp("lite0-val")
     root = base / "val"
@@ -142,6 +126,5 @@ def lite0_val_run(tmp_path_factory) -> tuple[Path, Path]:
             f"imagenet-val:{root}",
             out,
             InferenceOptions(batch_size=8, workers=0, progress=False, cache=False),
-            quiet=True,
         )
     return out, root

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import urllib.request
 from pathlib import Path
@@ -20,6 +21,7 @@ from reassess.review.server import (
     create_app,
     open_review,
 )
+from tests.conftest import store_run
 from tests.review.conftest import HOSTILE, HOSTILE_FILE, val_name
 
 WN = imagenet_classes().wnids
@@ -66,7 +68,9 @@ def test_items_detail_and_filters(client, review):
     assert [t["index"] for t in top] == [282, 285, 281, 287, 904] and top[0]["prob"] == 0.5
     assert detail["mistakes"][0]["category"] == "fine_grained"
     assert detail["mistakes"][0]["evidence"]["superclass"] == "domestic cat"
-    assert detail["mistakes"][0]["details"] == {"wordnet_distance": 2}
+    details = detail["mistakes"][0]["details"]
+    assert details["wordnet_distance"] == 2 and details["label_name"] == "goldfish"
+    assert not {"sample_id", "category", "severity", "evidence"} & details.keys()
     assert [s["name"] for s in detail["label_sets"]][0] == "real"
     assert detail["has_image"] and detail["predictions"] == [WN[282]]
     assert detail["candidates"][:6] == [WN[c] for c in (1, 282, 285, 281, 287, 904)]
@@ -259,19 +263,21 @@ def test_missing_image_folder_and_runs_on_different_datasets(tiny_run, hostile_r
         open_review([tiny_run, hostile_run[0]], images=tmp_path)
 
 
-def test_two_runs_become_one_item_per_image_with_each_models_prediction(tiny_run, tmp_path):
+def test_two_runs_become_one_item_per_image_with_each_models_prediction(
+    tiny_run, val_images, tmp_path
+):
     from reassess.store.predictions import Predictions
     from reassess.store.run import RunDir
-    from tests.review.conftest import tiny_predictions, write_run
+    from tests.review.conftest import tiny_predictions
 
     base = tiny_predictions()
     topk = base.topk.copy()
     topk[0] = [281, 282, 285, 287, 904]  # model B gets the cat right (val 236: no, goldfish)
     topk[3] = [759, 872, 447, 650, 681]  # and the tripod wrong
-    other = write_run(
+    other = store_run(
         tmp_path / "run-b",
         "model-b",
-        RunDir(tiny_run).read_run()["data"],
+        f"imagenet-val:{val_images}",
         Predictions(base.sample_ids, base.labels, topk, base.probs),
     )
     review = open_review([tiny_run, other], images=None, db=tmp_path / "r.sqlite")
@@ -307,7 +313,6 @@ def test_images_browsers_cannot_show_are_sent_as_png(tmp_path):
 
     from reassess.store.predictions import Predictions
     from tests.conftest import skimage_photo
-    from tests.review.conftest import write_run
 
     root = tmp_path / "photos"
     (root / "n02123045").mkdir(parents=True)
@@ -317,8 +322,7 @@ def test_images_browsers_cannot_show_are_sent_as_png(tmp_path):
         labels=np.array([281], dtype=np.int32),
         topk=np.array([[282]], dtype=np.int16),
     )
-    data = {"name": "folder", "spec": f"folder:{root}", "root": str(root)}
-    run = write_run(tmp_path / "run", "m", data, predictions)
+    run = store_run(tmp_path / "run", "m", f"folder:{root}", predictions)
     client = create_app(open_review([run], images=root, db=tmp_path / "r.sqlite")).test_client()
     response = client.get("/image/0")
     assert response.mimetype == "image/png"
@@ -410,3 +414,17 @@ def test_a_body_over_the_size_limit_gets_413_with_a_json_error(client, review):
 def test_a_wrongly_typed_reviewer_cannot_delete(client, review):
     response = post(client, "/api/review/0/delete", {"reviewer": 7}, review.token)
     assert response.status_code == 400 and "must be text" in response.get_json()["error"]
+
+
+def test_a_mistakes_file_without_a_required_column_is_refused_naming_it(tiny_run, tmp_path):
+    import pyarrow.parquet as pq
+
+    from reassess.store.run import RunDir
+    from reassess.store.schema import RunFolderError
+
+    path = RunDir(tiny_run).mistakes_file
+    pq.write_table(pq.read_table(path).drop_columns(["sample_id"]), path)
+    with pytest.raises(
+        RunFolderError, match=f"^{re.escape(str(path))}: missing column.s. sample_id"
+    ):
+        open_review([tiny_run], images=None, db=tmp_path / "r.sqlite")

@@ -65,7 +65,8 @@ def test_leaderboard_ranks_by_real_then_top1_and_puts_failures_last(tmp_path):
             results.append(PairResult(pair, "failed", error="ModelSpecError: nope"))
             continue
         run = RunDir(pair.out)
-        run.write_run({"status": "complete", "images_per_second": 10.0})
+        info = {"model": {"spec": name}, "data": {"spec": "d"}, "images_per_second": 10.0}
+        run.write_run({"status": "complete", **info})
         run.write_metrics({k: {"value": v, "n": 4, "ci95": [0, 1]} for k, v in metrics.items()})
         results.append(PairResult(pair, "complete"))
     rows = leaderboard_rows(results)

@@ -31,10 +31,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from reassess.labels.imagenet import NUM_CLASSES
 from reassess.labels.label_sets import LabelSets
 from reassess.labels.resources import data_file
 
-NUM_CLASSES = 1000
 # The 16 ImageNet-X factors, in ImageNet-X's own order (imagenet_x.utils.FACTORS).
 FACTORS: tuple[str, ...] = (
     "pose",

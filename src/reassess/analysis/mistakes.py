@@ -93,11 +93,9 @@ from reassess.analysis.severity import (
 from reassess.inference.oov_clip import OOVVerdict
 from reassess.labels.equivalences import canonical_class
 from reassess.labels.hierarchy import ImageNetHierarchy, imagenet_hierarchy
-from reassess.labels.imagenet import imagenet_classes
+from reassess.labels.imagenet import NUM_CLASSES, imagenet_classes
 from reassess.labels.label_errors import LabelErrors, known_label_errors
 from reassess.labels.label_sets import LabelSets
-
-NUM_CLASSES = 1000
 
 #: Rule 3: classes under this WordNet node (organism) that share a coarse superclass (dog, bird,
 #: reptile, insect, ...) are one taxon, so confusing them is fine-grained at any tree distance.
@@ -154,6 +152,15 @@ CATEGORY_TITLES = {
     "fine_grained_oov": "Fine-grained out-of-vocabulary",
     "spurious_correlation": "Spurious correlation",
     "unexplained": "Unexplained",
+}
+#: The same, short enough for a table cell.
+CATEGORY_SHORT_TITLES = {
+    "not_a_mistake": "not a mistake",
+    "known_label_error": "label error",
+    "fine_grained": "fine-grained",
+    "fine_grained_oov": "fine-grained OOV",
+    "spurious_correlation": "spurious",
+    "unexplained": "unexplained",
 }
 #: How evidence texts and tables name the label sources.
 SOURCE_TITLES = {

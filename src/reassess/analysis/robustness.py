@@ -16,14 +16,9 @@ their binomial sampling distributions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit, logit, ndtr, ndtri
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 SPACES = ("logit", "probit")
 DEFAULT_EPS = 1e-4
@@ -274,123 +269,3 @@ def relative_robustness(
     )
     alpha = (1.0 - level) / 2
     return value, (float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha)))
-
-
-# --- plot ---------------------------------------------------------------------------------------
-
-
-def _axis_scale(ax, space: str, which: str) -> None:
-    from matplotlib.ticker import FixedLocator, PercentFormatter
-
-    set_scale = ax.set_xscale if which == "x" else ax.set_yscale
-    if space == "logit":
-        set_scale("logit")
-    else:
-        set_scale("function", functions=(lambda p: ndtri(np.clip(p, 1e-6, 1 - 1e-6)), ndtr))
-    axis = ax.xaxis if which == "x" else ax.yaxis
-    ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99]
-    axis.set_major_locator(FixedLocator(ticks))
-    axis.set_minor_locator(FixedLocator([]))
-    axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-
-
-def plot_effective_robustness(
-    fit: BaselineFit,
-    reference: tuple[np.ndarray, np.ndarray],
-    runs: list[tuple[str, float, float]] | None = None,
-    *,
-    shift_title: str = "shifted test set",
-    in_title: str = "ImageNet",
-    others: tuple[np.ndarray, np.ndarray] | None = None,
-) -> Figure:
-    """Shift vs in-distribution accuracy on T-scaled axes: baseline, band, testbed, runs.
-
-    ``reference`` are the (acc_in, acc_shift) of the models the baseline was fitted on,
-    ``others`` optionally the testbed models left out of it (extra data, interventions), and
-    ``runs`` (label, acc_in, acc_shift) the user's models, highlighted. Returns a matplotlib
-    Figure (no pyplot state); save it with :func:`save_figure`.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    from reassess.report.plots import BLUE, GREY, STYLE, VERMILION, plain
-
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(6.0, 4.8))
-        ax = fig.add_subplot()
-        if others is not None and len(others[0]):
-            ax.scatter(*others, s=6, color=GREY, alpha=0.35, lw=0, label="other testbed models")
-        ax.scatter(
-            *reference,
-            s=7,
-            color=BLUE,
-            alpha=0.5,
-            lw=0,
-            label=f"standard models (n={fit.n_models})",
-        )
-        points = [np.asarray(reference[0])] + ([np.asarray(others[0])] if others else [])
-        points += [np.array([r[1] for r in runs or []])]
-        everything = np.concatenate([p for p in points if p.size])
-        lo, hi = (
-            max(float(everything.min()) - 0.03, 0.005),
-            min(float(everything.max()) + 0.02, 0.995),
-        )
-        grid = np.linspace(lo, hi, 200)
-        ax.plot(grid, fit.predict(grid), color=BLUE, lw=1.4, label=f"baseline ({fit.space} fit)")
-        if fit.boot_slopes.size:
-            band_lo, band_hi = fit.band(grid)
-            ax.fill_between(grid, band_lo, band_hi, color=BLUE, alpha=0.2, lw=0, label="95% band")
-        ax.plot(grid, grid, color=GREY, lw=0.8, ls="--", label="y = x")
-        for i, (label, acc_in, acc_shift) in enumerate(runs or []):
-            ax.scatter(
-                [acc_in],
-                [acc_shift],
-                s=46,
-                color=VERMILION,
-                marker="*",
-                zorder=5,
-                label="your runs" if i == 0 else None,
-            )
-            ax.annotate(
-                plain(label),
-                (acc_in, acc_shift),
-                xytext=(4, 4),
-                textcoords="offset points",
-                fontsize=7,
-                color=VERMILION,
-            )
-        _axis_scale(ax, fit.space, "x")
-        _axis_scale(ax, fit.space, "y")
-        ax.set_xlim(lo, hi)
-        ys = np.concatenate([np.asarray(reference[1])] + [np.array([r[2] for r in runs or []])])
-        ax.set_ylim(max(float(ys.min()) - 0.02, 0.005), min(max(float(ys.max()) + 0.03, hi), 0.995))
-        ax.set_xlabel(f"{plain(in_title)} top-1 ({fit.space} scale)")
-        ax.set_ylabel(f"{plain(shift_title)} top-1 ({fit.space} scale)")
-        ax.set_title(
-            f"{plain(shift_title)} vs {plain(in_title)}: T(y) = {fit.slope:.3f} T(x) "
-            f"{'+' if fit.intercept >= 0 else '-'} {abs(fit.intercept):.3f}, R² = {fit.r2:.3f}"
-        )
-        ax.legend(loc="upper left")
-        fig.tight_layout()
-    return fig
-
-
-def save_figure(fig: Figure, path: Path) -> Path:
-    """Write a figure atomically; the format follows the suffix (.png, .svg, .pdf)."""
-    from reassess.store.atomic import atomic_write
-
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    if fmt not in ("png", "svg", "pdf"):
-        raise ValueError(f"{path}: plot files must end in .png, .svg or .pdf")
-    atomic_write(
-        path,
-        lambda tmp: fig.savefig(
-            tmp,
-            format=fmt,
-            bbox_inches="tight",
-            dpi=150,
-            metadata={"Date": None} if fmt == "svg" else None,
-        ),
-    )
-    return path

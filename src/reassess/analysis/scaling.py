@@ -22,13 +22,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import brentq, least_squares
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 MIN_FIT_POINTS = 5  # four parameters need at least five points
 
@@ -427,81 +423,3 @@ def compare_families(
         crossings=[crossings(fits[p], fits[q], lo, hi) for p, q in pairs],
         target=target,
     )
-
-
-# --- plot ---------------------------------------------------------------------------------------
-
-
-def plot_scaling(
-    fits: dict[str, FamilyFit],
-    *,
-    xlabel: str = "compute",
-    target: float | None = None,
-    crossings_at: list[float] | None = None,
-) -> Figure:
-    """Error vs scale on log-log axes: all points, the Pareto fronts, fits with bootstrap bands,
-    held-out points and crossings. Returns a matplotlib Figure (save with ``save_figure``)."""
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    from reassess.report.plots import BLUE, GREEN, ORANGE, PURPLE, SKY, STYLE, VERMILION, plain
-
-    colours = [BLUE, VERMILION, GREEN, ORANGE, PURPLE, SKY]
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(6.4, 4.6))
-        ax = fig.add_subplot()
-        all_x = np.concatenate([f.x for f in fits.values()])
-        right = max(float(all_x.max()) * 30, target or 0, max(crossings_at or [0]) * 2)
-        grid = np.logspace(np.log10(all_x.min()), np.log10(right), 300)
-        for colour, (name, fit) in zip(itertools.cycle(colours), fits.items()):
-            other = ~fit.front
-            ax.scatter(fit.x[other], fit.error[other], s=8, color=colour, alpha=0.25, lw=0)
-            ax.scatter(
-                fit.x[fit.fitted],
-                fit.error[fit.fitted],
-                s=18,
-                color=colour,
-                label=f"{plain(name)} front (fitted)",
-            )
-            if fit.heldout.any():
-                ax.scatter(
-                    fit.x[fit.heldout],
-                    fit.error[fit.heldout],
-                    s=40,
-                    facecolor="white",
-                    edgecolor=colour,
-                    lw=1.4,
-                    marker="D",
-                    zorder=4,
-                    label=f"{plain(name)} held out",
-                )
-            law = fit.law
-            ax.plot(
-                grid,
-                fit.predict(grid),
-                color=colour,
-                lw=1.3,
-                label=f"{plain(name)}: {law.a:.3g}(C+{law.b:.3g})^{law.c:.3f} + {law.d:.3f}",
-            )
-            reps = fit.boot_predictions(grid)
-            if np.isfinite(reps).any():
-                ax.fill_between(
-                    grid,
-                    np.nanquantile(reps, 0.025, axis=0),
-                    np.nanquantile(reps, 0.975, axis=0),
-                    color=colour,
-                    alpha=0.15,
-                    lw=0,
-                )
-        for x in crossings_at or []:
-            ax.axvline(x, color="#555555", lw=0.8, ls=":")
-        if target is not None:
-            ax.axvline(target, color="#555555", lw=0.8, ls="--", label="target")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(plain(xlabel))
-        ax.set_ylabel("error (1 - accuracy)")
-        ax.set_title("Scaling laws fitted on the Pareto front (95% bootstrap bands)")
-        ax.legend(loc="lower left", fontsize=7)
-        fig.tight_layout()
-    return fig

@@ -27,8 +27,6 @@ from reassess.labels.label_sets import LabelSets
 from reassess.metrics.accuracy import set_hits
 from reassess.metrics.stats import Proportion
 
-SCHEMA_VERSION = 2
-
 
 def value_counts(values: np.ndarray) -> dict[str, int]:
     """How often each distinct value occurs, as ``{str(value): count}`` in sorted order.
@@ -315,7 +313,6 @@ def summarize_mistakes(
         )
     oov = mistakes["oov"][~mistakes.null["oov"]].astype(str) if n_mistakes else np.array([])
     result: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
         "num_samples": len(labels),
         "num_labelled": int(labelled.sum()),
         "num_correct": int((labelled & (predictions == labels)).sum()),

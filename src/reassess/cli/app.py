@@ -8,6 +8,8 @@ import sys
 import typer
 from rich.console import Console
 
+from reassess.runs.errors import Interrupted, RunError
+
 app = typer.Typer(
     name="reassess",
     help="How good is your image classifier really? ImageNet evaluation beyond single labels.",
@@ -22,9 +24,8 @@ console = Console(width=_PIPED_WIDTH)
 err_console = Console(stderr=True, width=_PIPED_WIDTH)
 
 
-class UserError(Exception):
+class UserError(RunError):
     """An error caused by the user's input; printed as one line, exit status 2."""
 
 
-class Interrupted(Exception):
-    """Ctrl-C during a long command, with what was kept; printed as one line, exit status 130."""
+__all__ = ["Interrupted", "UserError", "app", "console", "err_console"]

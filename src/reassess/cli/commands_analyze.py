@@ -17,17 +17,8 @@ from rich.table import Table
 from reassess.cli.app import UserError, app, console
 from reassess.cli.commands_metrics import load_expert_option
 from reassess.cli.options import MultilabelFile, VerifyExpertFile
-from reassess.runs import ANALYSIS_FILE, MISTAKES_FILE, OOVCheck, analyze_run, recorded_expert_file
+from reassess.runs import OOVCheck, analyze_run, recorded_expert_file
 from reassess.store.run import RunDir
-
-SHORT_CATEGORY = {
-    "not_a_mistake": "not a mistake",
-    "known_label_error": "label error",
-    "fine_grained": "fine-grained",
-    "fine_grained_oov": "fine-grained OOV",
-    "spurious_correlation": "spurious",
-    "unexplained": "unexplained",
-}
 
 
 def _pct(value: float | None) -> str:
@@ -144,9 +135,11 @@ def print_analysis(result: dict[str, Any], top: int) -> None:
         ("categories", "left"),
     ]:
         pairs.add_column(col, justify=justify)
+    from reassess.analysis.mistakes import CATEGORY_SHORT_TITLES
+
     for p in result["confused_pairs"][:top]:
         cats = ", ".join(
-            f"{SHORT_CATEGORY.get(k, k)} {v}"
+            f"{CATEGORY_SHORT_TITLES.get(k, k)} {v}"
             for k, v in sorted(p["categories"].items(), key=lambda kv: -kv[1])
         )
         pairs.add_row(
@@ -250,9 +243,7 @@ def analyze_command(
         with console.status("classifying mistakes ..."):
             mistakes, result = analyze_run(run, expert_labels=expert_labels)
     print_analysis(result, top)
-    console.print(
-        f"wrote {run.path / MISTAKES_FILE} ({len(mistakes):,} rows) and {run.path / ANALYSIS_FILE}"
-    )
+    console.print(f"wrote {run.mistakes_file} ({len(mistakes):,} rows) and {run.analysis_file}")
 
 
 def _source_titles() -> dict[str, str]:

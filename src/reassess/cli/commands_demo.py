@@ -10,6 +10,8 @@ import typer
 from reassess.cli.app import app, console
 from reassess.cli.commands_report import make_report
 from reassess.cli.common import print_metrics
+from reassess.runs import analyze_run, evaluate, import_run
+from reassess.store.run import RunDir
 
 
 @app.command("demo")
@@ -20,7 +22,6 @@ def demo_command(
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
     """Run lite0 on the built-in photos and import a real ResNet-50's ImageNet predictions."""
-    from reassess.cli.commands_eval import evaluate, import_run
     from reassess.inference.runner import InferenceOptions
     from reassess.labels.resources import data_file
 
@@ -44,8 +45,6 @@ def demo_command(
     print_metrics(metrics, "ResNet-50 on ImageNet val")
     console.rule("3. Every ResNet-50 mistake sorted by kind and severity")
     from reassess.cli.commands_analyze import print_analysis
-    from reassess.runs import analyze_run
-    from reassess.store.run import RunDir
 
     analyze_run(RunDir(samples_run))  # its mistakes.parquet feeds the report's gallery
     _, resnet_summary = analyze_run(RunDir(resnet_run))

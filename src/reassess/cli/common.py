@@ -13,25 +13,42 @@ from typing import Any
 from rich.table import Table
 
 from reassess.cli.app import console, err_console
-from reassess.metrics.titles import SET_TITLES, metric_title
+from reassess.metrics.catalog import ASMA, VARIABLE_TOPK_SUBGROUPS
+from reassess.metrics.metric import LABEL_SETS
+from reassess.metrics.registry import REGISTRY, metric_order, metric_title, metrics_for
+
+
+def _row_title(key: str) -> str:
+    """The metric's registered title, saying so where lower is better (ECE)."""
+    found = REGISTRY.get(key)
+    lower = found is not None and found.direction == "lower"
+    return metric_title(key) + (" [dim](lower is better)[/]" if lower else "")
 
 
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
-    """A rich table of every ``{"value", "n", "ci95"}`` entry of a metrics dictionary."""
+    """A rich table of every ``{"value", "n", "ci95"}`` entry of a metrics dictionary.
+
+    Rows come in the registry's order, keys it does not know last.
+    """
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("95% CI", justify="right")
     table.add_column("n", justify="right")
-    for key, entry in metrics.items():
-        if isinstance(entry, dict) and {"value", "n", "ci95"} <= entry.keys():
-            lo, hi = entry["ci95"]
-            table.add_row(
-                metric_title(key),
-                f"{100 * entry['value']:.2f}%",
-                f"{100 * lo:.2f} - {100 * hi:.2f}",
-                f"{entry['n']:,}",
-            )
+    entries = {
+        key: entry
+        for key, entry in metrics.items()
+        if isinstance(entry, dict) and {"value", "n", "ci95"} <= entry.keys()
+    }
+    for key in metric_order(entries):
+        entry = entries[key]
+        lo, hi = entry["ci95"]
+        table.add_row(
+            _row_title(key),
+            f"{100 * entry['value']:.2f}%",
+            f"{100 * lo:.2f} - {100 * hi:.2f}",
+            f"{entry['n']:,}",
+        )
     return table
 
 
@@ -44,12 +61,13 @@ def _percent(entry: dict[str, Any] | None) -> str:
 
 def subgroup_table(metrics: dict[str, Any], name: str) -> Table | None:
     """Variable top-k accuracy per number of valid labels (the subgroups ASMA averages)."""
-    entry = metrics.get(f"{name}_vtopk_subgroups")
+    entry = metrics.get(VARIABLE_TOPK_SUBGROUPS.key(name))
     if not entry:
         return None
+    set_title = LABEL_SETS[name].title if name in LABEL_SETS else name
     table = Table(
-        title=f"Variable top-k by number of valid labels ({SET_TITLES.get(name, name)}); ASMA, "
-        f"the unweighted mean of the strict column: {_percent(metrics.get(f'{name}_asma'))}",
+        title=f"Variable top-k by number of valid labels ({set_title}); ASMA, "
+        f"the unweighted mean of the strict column: {_percent(metrics.get(ASMA.key(name)))}",
         title_justify="left",
     )
     for column in ("labels", "images", "strict (all k in top-k)", "soft (fraction found)"):
@@ -102,8 +120,8 @@ def print_metrics(metrics: dict[str, Any], title: str, *, details: bool = True) 
             + (f"; {_percent(share)} of images have 2+ valid labels" if share else "")
         )
     if details:
-        for name in SET_TITLES:
-            table = subgroup_table(metrics, name)
+        for subgroups in metrics_for(family=VARIABLE_TOPK_SUBGROUPS):
+            table = subgroup_table(metrics, subgroups.label_set)
             if table is not None:
                 console.print(table)
         table = reliability_table(metrics)

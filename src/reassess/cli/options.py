@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from reassess.models.registry import ModelSpecError, PreprocessingOverrides
+
 BatchSize = Annotated[int, typer.Option(min=1)]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
 TopK = Annotated[int, typer.Option(min=1, help="Ranked predictions to store per image")]
@@ -40,3 +42,64 @@ VerifyExpertFile = Annotated[
         help="Refuse a --multilabel-file whose sha256 is not the published one",
     ),
 ]
+
+# Preprocessing overrides, as timm validate.py's --img-size --crop-pct --interpolation --mean --std:
+# each replaces that field of the model's own data config (None keeps it).
+
+ImgSize = Annotated[
+    int | None,
+    typer.Option(
+        "--img-size", min=1, help="Input image size in pixels (square crop); model's own if unset"
+    ),
+]
+CropPct = Annotated[
+    float | None,
+    typer.Option(
+        "--crop-pct",
+        help="Center-crop fraction in (0, 1]: short side resized to size/crop_pct, then cropped",
+    ),
+]
+Interpolation = Annotated[
+    str | None,
+    typer.Option(
+        "--interpolation",
+        help="Resize interpolation: nearest, bilinear, bicubic, box, hamming, lanczos",
+    ),
+]
+Mean = Annotated[
+    str | None,
+    typer.Option("--mean", help='Normalisation mean per RGB channel, e.g. "0.485,0.456,0.406"'),
+]
+Std = Annotated[
+    str | None,
+    typer.Option("--std", help='Normalisation std per RGB channel, e.g. "0.229,0.224,0.225"'),
+]
+
+
+def preprocessing_overrides(
+    img_size: int | None,
+    crop_pct: float | None,
+    interpolation: str | None,
+    mean: str | None,
+    std: str | None,
+) -> PreprocessingOverrides:
+    """The overrides the options above give, checked; a bad value is a one-line ModelSpecError."""
+    return PreprocessingOverrides(
+        img_size=img_size,
+        crop_pct=crop_pct,
+        interpolation=interpolation.strip().lower() if interpolation is not None else None,
+        mean=_rgb_values("--mean", mean),
+        std=_rgb_values("--std", std),
+    )
+
+
+def _rgb_values(option: str, text: str | None) -> tuple[float, ...] | None:
+    """``"0.485,0.456,0.406"`` as floats (their count is checked by PreprocessingOverrides)."""
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ModelSpecError(
+            f'{option} takes three comma-separated numbers, e.g. "0.485,0.456,0.406"; got {text!r}'
+        ) from None

@@ -1,4 +1,8 @@
-"""Datasets: which images are evaluated, their single labels and the label sets that apply."""
+"""Datasets: which images are evaluated, their single labels and the label sets that apply.
+
+The registry (``base``) is imported first; the family modules after it register themselves, so
+importing anything from ``reassess.datasets`` registers every family once.
+"""
 
 from reassess.datasets.base import (
     Dataset,
@@ -7,5 +11,8 @@ from reassess.datasets.base import (
     parse_data_spec,
     register_dataset,
 )
+
+# isort: split
+from reassess.datasets import imagenet, samples_dataset, shifts  # noqa: F401  (register families)
 
 __all__ = ["DataSpecError", "Dataset", "dataset_families", "parse_data_spec", "register_dataset"]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from reassess.fsnames import is_utf8_text, printable_name, printable_path
+from reassess.labels.imagenet import NUM_CLASSES
 from reassess.labels.label_sets import LabelSets
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
@@ -42,7 +43,7 @@ class Dataset:
     labels: np.ndarray
     paths: list[Path] | None = None
     root: Path | None = None
-    num_classes: int = 1000
+    num_classes: int = NUM_CLASSES
     class_subset: np.ndarray | None = None
     label_set_loaders: dict[str, Callable[[], LabelSets]] = field(default_factory=dict)
 
@@ -66,6 +67,27 @@ class Dataset:
     @property
     def has_images(self) -> bool:
         return self.paths is not None
+
+    def restrict_scores(self, scores: np.ndarray) -> np.ndarray:
+        """(N, C) scores with every class outside ``class_subset`` set to -inf (never ranked).
+
+        The inference runner applies this before ranking, so the stored top-k and probabilities
+        of a class-subset test set are those of the softmax over its classes.
+
+        Examples
+        --------
+        >>> ds = Dataset("d", "d", np.array(["a"], dtype=object), np.array([1]))
+        >>> ds.class_subset = np.array([1, 2])
+        >>> ds.restrict_scores(np.array([[3.0, 1.0, 2.0]])).tolist()
+        [[-inf, 1.0, 2.0]]
+        """
+        scores = np.asarray(scores, dtype=np.float32)
+        if self.class_subset is None:
+            return scores
+        out = np.full_like(scores, -np.inf)
+        subset = np.asarray(self.class_subset, dtype=np.int64)
+        out[:, subset] = scores[:, subset]
+        return out
 
     def label_sets(self, names: list[str] | None = None) -> dict[str, LabelSets]:
         """Label sets that apply to this dataset, aligned to its sample order."""
@@ -116,33 +138,54 @@ class Dataset:
 
 @dataclass(frozen=True)
 class DatasetFamily:
+    """A registered data spec prefix. ``class_map`` (for test sets scored on a class subset)
+    builds the (1000,) map of :func:`scoring_class_map`."""
+
     name: str
     build: Callable[[Path | None, str], Dataset]
     help: str
     example: str
     needs_path: bool = False
+    class_map: Callable[[], np.ndarray] | None = None
 
 
 _FAMILIES: dict[str, DatasetFamily] = {}
 
 
-def register_dataset(name: str, *, help: str, example: str, needs_path: bool = False):
-    """Decorator registering ``build(root_or_None, spec) -> Dataset`` under a spec prefix."""
+def register_dataset(
+    name: str,
+    *,
+    help: str,
+    example: str,
+    needs_path: bool = False,
+    class_map: Callable[[], np.ndarray] | None = None,
+):
+    """Decorator registering ``build(root_or_None, spec) -> Dataset`` under a spec prefix.
+
+    A family scored on a class subset (ImageNet-A/-R, ObjectNet) passes its ``class_map``.
+    """
 
     def decorate(build: Callable[[Path | None, str], Dataset]):
-        _FAMILIES[name] = DatasetFamily(name, build, help, example, needs_path)
+        _FAMILIES[name] = DatasetFamily(name, build, help, example, needs_path, class_map)
         return build
 
     return decorate
 
 
 def dataset_families() -> dict[str, DatasetFamily]:
-    _load_builtin_families()
+    """Every registered family by spec prefix (importing ``reassess.datasets`` registers them)."""
     return dict(_FAMILIES)
 
 
-def _load_builtin_families() -> None:
-    from reassess.datasets import imagenet, samples_dataset, shifts  # noqa: F401  (registers families)
+def scoring_class_map(data_spec: str) -> np.ndarray | None:
+    """How a run on ``data_spec`` is scored: the family's (1000,) class map, or None for all 1000.
+
+    ``class_map[c]`` is the class a prediction of ImageNet class ``c`` counts as, -1 where ``c``
+    is not one of the dataset's classes (then it is never predicted: top-k are taken among the
+    others). Used by :func:`reassess.metrics.suite.compute_metrics` for runs on class subsets.
+    """
+    family = dataset_families().get(data_spec.partition(":")[0])
+    return family.class_map() if family is not None and family.class_map is not None else None
 
 
 def accepted_specs() -> str:

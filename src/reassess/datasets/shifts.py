@@ -16,8 +16,9 @@ message naming the expected layout otherwise:
 Scoring on a class subset. ImageNet-A and -R cover 200 classes and ObjectNet's overlap 125
 ImageNet classes, so ``Dataset.class_subset`` holds those ImageNet indices and a model's
 prediction is its argmax among them (the published protocol). The inference runner masks the
-other logits before ranking (:func:`reassess.metrics.suite.restrict_scores`) and the metrics
-recompute top-k among the scored classes for runs made elsewhere (:func:`scoring_class_map`).
+other logits before ranking (:meth:`Dataset.restrict_scores`) and the metrics recompute top-k
+among the scored classes for runs made elsewhere, from the class map each family registers
+(:func:`reassess.datasets.base.scoring_class_map`).
 ObjectNet maps several ImageNet classes to one ObjectNet class (e.g. "Alarm clock" = analog or
 digital clock): a sample's label is the smallest ImageNet index of its ObjectNet class and any
 ImageNet class of that group counts as correct, as in imagenet-testbed's ObjectNet metric.
@@ -35,10 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from reassess.datasets.base import Dataset, DataSpecError, register_dataset, walk_images
-from reassess.labels.imagenet import imagenet_classes
+from reassess.labels.imagenet import NUM_CLASSES, imagenet_classes
 from reassess.labels.resources import load_json
-
-NUM_CLASSES = 1000
 
 
 @lru_cache(maxsize=1)
@@ -100,23 +99,6 @@ def objectnet_class_map() -> np.ndarray:
     for c in objectnet_classes().values():
         class_map[list(c.imagenet)] = c.label
     return class_map
-
-
-def scoring_class_map(data_spec: str) -> np.ndarray | None:
-    """How a run on ``data_spec`` is scored: a (1000,) class map, or None for all 1000 classes.
-
-    ``class_map[c]`` is the class a prediction of ImageNet class ``c`` counts as, -1 where ``c``
-    is not one of the dataset's classes (then it is never predicted: top-k are taken among the
-    others). Used by :func:`reassess.metrics.suite.compute_metrics` for runs on class subsets.
-    """
-    family = data_spec.partition(":")[0]
-    if family == "imagenet-a":
-        return subset_class_map(imagenet_a_classes())
-    if family == "imagenet-r":
-        return subset_class_map(imagenet_r_classes())
-    if family == "objectnet":
-        return objectnet_class_map()
-    return None
 
 
 def _class_folders(
@@ -182,6 +164,7 @@ def _wnid_subset_dataset(name: str, title: str, subset: np.ndarray, root: Path, 
     help="ImageNet-A: <wnid>/<image> for its 200 classes, scored among those 200",
     example="imagenet-a:/data/imagenet-a",
     needs_path=True,
+    class_map=lambda: subset_class_map(imagenet_a_classes()),
 )
 def build_imagenet_a(root: Path | None, spec: str) -> Dataset:
     assert root is not None
@@ -193,6 +176,7 @@ def build_imagenet_a(root: Path | None, spec: str) -> Dataset:
     help="ImageNet-R: <wnid>/<image> for its 200 classes, scored among those 200",
     example="imagenet-r:/data/imagenet-r",
     needs_path=True,
+    class_map=lambda: subset_class_map(imagenet_r_classes()),
 )
 def build_imagenet_r(root: Path | None, spec: str) -> Dataset:
     assert root is not None
@@ -221,6 +205,7 @@ def build_imagenet_sketch(root: Path | None, spec: str) -> Dataset:
     help="ObjectNet: images/<objectnet folder>/<image>; its 113 ImageNet classes are scored",
     example="objectnet:/data/objectnet-1.0",
     needs_path=True,
+    class_map=objectnet_class_map,
 )
 def build_objectnet(root: Path | None, spec: str) -> Dataset:
     assert root is not None

@@ -168,8 +168,8 @@ class PreprocessCache:
     Examples
     --------
     >>> cache = PreprocessCache.open(dataset, model.data_config)  # doctest: +SKIP
-    >>> stored = cache.positions(STORED)                             # doctest: +SKIP
-    >>> crops = cache.rows.read(stored[:64])                        # (64, H, W, 3) uint8
+    >>> stored = cache.positions(STORED)  # doctest: +SKIP
+    >>> crops = cache.rows.read(stored[:64])  # (64, H, W, 3) uint8  # doctest: +SKIP
     """
 
     def __init__(self, path: Path, key: dict[str, Any], lock_fd: int | None) -> None:

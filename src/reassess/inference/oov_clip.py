@@ -23,7 +23,6 @@ import numpy as np
 from reassess.labels.wordnet_proposals import Proposal, oov_proposals
 from reassess.store.atomic import atomic_write
 
-OOV_FILE = "oov_clip.parquet"
 CHUNK = 256
 
 
@@ -148,7 +147,7 @@ def clip_oov_verdicts(
     from timm.data import create_transform
     from torch.utils.data import DataLoader
 
-    from reassess.inference.loader import ImageFiles, collate_skipping_failures
+    from reassess.datasets.decoding import ImageFiles, collate_skipping_failures
     from reassess.inference.runner import _progress
     from reassess.models.zeroshot import load_clip_backbone
 

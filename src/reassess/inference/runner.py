@@ -19,7 +19,6 @@ import numpy as np
 
 from reassess.datasets.base import Dataset
 from reassess.fsnames import printable_name
-from reassess.metrics.subsets import restrict_scores
 from reassess.models.registry import LoadedModel
 from reassess.store.predictions import Predictions
 from reassess.store.run import RunDir
@@ -218,8 +217,7 @@ def run_inference(
         nonlocal pending_rows, processed
         rows = positions.numpy()
         scores = logits.float().cpu().numpy()
-        if dataset.class_subset is not None:  # ImageNet-A/-R, ObjectNet: rank their classes only
-            scores = restrict_scores(scores, dataset.class_subset)
+        scores = dataset.restrict_scores(scores)  # ImageNet-A/-R, ObjectNet: their classes only
         pending.append(
             Predictions.from_scores(
                 dataset.sample_ids[rows],
@@ -407,7 +405,7 @@ class _ImageSource:
     def __iter__(self):
         from torch.utils.data import Subset
 
-        from reassess.inference.loader import ImageFiles, collate_skipping_failures
+        from reassess.datasets.decoding import ImageFiles, collate_skipping_failures
 
         if len(self.cached):
             batches = self.cache.read_batches(self.cached, self.options.batch_size)

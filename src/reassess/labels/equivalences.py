@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from reassess.labels.imagenet import imagenet_classes
+from reassess.labels.imagenet import NUM_CLASSES, imagenet_classes
 from reassess.labels.label_sets import LabelSets
 
 # (wnid_a, wnid_b, source) -- the same object under two class names.
@@ -47,7 +47,7 @@ def class_equivalences() -> list[tuple[int, int]]:
     return pairs
 
 
-def equivalent_classes(num_classes: int = 1000) -> list[list[int]]:
+def equivalent_classes(num_classes: int = NUM_CLASSES) -> list[list[int]]:
     """For each class index, the classes equivalent to it (itself included)."""
     out = [[c] for c in range(num_classes)]
     for a, b in class_equivalences():

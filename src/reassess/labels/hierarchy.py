@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from reassess.labels.imagenet import NUM_CLASSES
 from reassess.labels.resources import load_json
 
-NUM_CLASSES = 1000
 ROOT_WNID = "n00001740"  # entity
 Level = str | int
 

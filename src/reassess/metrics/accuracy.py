@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reassess.labels.imagenet import NUM_CLASSES
 from reassess.labels.label_sets import LabelSets
 from reassess.metrics.stats import Proportion
 
@@ -72,7 +73,7 @@ def set_accuracy(topk: np.ndarray, label_sets: LabelSets, *, k: int = 1) -> Prop
 
 
 def per_class_accuracy(
-    top1: np.ndarray, labels: np.ndarray, *, num_classes: int = 1000
+    top1: np.ndarray, labels: np.ndarray, *, num_classes: int = NUM_CLASSES
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-class top-1 accuracy and support; classes without samples get accuracy NaN."""
     top1, labels = np.asarray(top1), np.asarray(labels)

@@ -5,7 +5,7 @@ The literature scores these test sets by the model's argmax among the dataset's 
 (1000,) array where ``class_map[c]`` is the class a prediction of ImageNet class ``c`` counts as
 (``c`` itself for ImageNet-A/-R, its ObjectNet group's label for ObjectNet) and -1 marks classes
 outside the dataset, which are never predicted. Built by
-:func:`reassess.datasets.shifts.scoring_class_map`.
+:func:`reassess.datasets.base.scoring_class_map` from the class map each dataset family registers.
 """
 
 from __future__ import annotations
@@ -13,24 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from reassess.store.predictions import Predictions
-
-
-def restrict_scores(scores: np.ndarray, class_subset: np.ndarray) -> np.ndarray:
-    """(N, C) scores with every class outside ``class_subset`` set to -inf (never ranked).
-
-    The inference runner applies this before ranking when ``Dataset.class_subset`` is set, so
-    stored top-k and probabilities are those of the softmax over the subset.
-
-    Examples
-    --------
-    >>> restrict_scores(np.array([[3.0, 1.0, 2.0]]), np.array([1, 2])).tolist()
-    [[-inf, 1.0, 2.0]]
-    """
-    scores = np.asarray(scores, dtype=np.float32)
-    out = np.full_like(scores, -np.inf)
-    subset = np.asarray(class_subset, dtype=np.int64)
-    out[:, subset] = scores[:, subset]
-    return out
 
 
 def restrict_ranking(

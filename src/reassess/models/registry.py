@@ -2,14 +2,20 @@
 
 Every adapter returns a :class:`LoadedModel`, whose ``data_config`` has timm's keys
 (``input_size``, ``interpolation``, ``crop_pct``, ``crop_mode``, ``mean``, ``std``) so one transform
-builder serves all families. Torch is imported only when a model is created.
+builder serves all families; :class:`PreprocessingOverrides` (timm validate.py's ``--img-size
+--crop-pct --interpolation --mean --std``) replace fields of it. Torch is imported only when a model
+is created. The family plugins register themselves when ``reassess.models`` is imported; this module
+imports none of them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from reassess.labels.imagenet import NUM_CLASSES
 
 
 class ModelSpecError(ValueError):
@@ -23,8 +29,10 @@ class LoadedModel:
     module: Any
     data_config: dict[str, Any]
     spec: str
-    num_classes: int = 1000
+    num_classes: int = NUM_CLASSES
     details: dict[str, Any] = field(default_factory=dict)
+    # The only (height, width) the module accepts (a ViT's position embeddings), None if any size.
+    fixed_input_size: tuple[int, int] | None = None
 
     def transform(self) -> Callable:
         """The eval transform (PIL image -> normalised tensor) from the model's own data config."""
@@ -34,6 +42,78 @@ class LoadedModel:
 
     def describe(self) -> dict[str, Any]:
         return {"spec": self.spec, "num_classes": self.num_classes, **self.details}
+
+
+# The resize interpolations timm's eval transform accepts (timm.data.transforms.str_to_interp_mode).
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")
+
+
+@dataclass(frozen=True)
+class PreprocessingOverrides:
+    """User replacements for a model's own preprocessing, as timm validate.py's ``--img-size
+    --crop-pct --interpolation --mean --std``; None keeps the model's value."""
+
+    img_size: int | None = None
+    crop_pct: float | None = None
+    interpolation: str | None = None
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        """Check every set field; a bad one raises a one-line :class:`ModelSpecError`."""
+        if self.img_size is not None and (
+            isinstance(self.img_size, bool)
+            or not isinstance(self.img_size, int)
+            or self.img_size < 1
+        ):
+            raise ModelSpecError(
+                f"image size must be a positive whole number, got {self.img_size!r}"
+            )
+        if self.crop_pct is not None:
+            number = isinstance(self.crop_pct, int | float) and not isinstance(self.crop_pct, bool)
+            if not number or not 0 < self.crop_pct <= 1:
+                raise ModelSpecError(f"crop_pct must be in (0, 1], got {self.crop_pct!r}")
+            object.__setattr__(self, "crop_pct", float(self.crop_pct))
+        if self.interpolation is not None and self.interpolation not in INTERPOLATIONS:
+            raise ModelSpecError(
+                f"unknown interpolation {self.interpolation!r}; accepted: {', '.join(INTERPOLATIONS)}"
+            )
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _channel_values(name, value))
+
+    def describe(self) -> dict[str, Any]:
+        """The fields that are set, by name, as JSON values (what run.json records)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None
+        }
+
+    def apply(self, data_config: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``data_config`` with the set fields replacing the model's own values."""
+        updated = dict(data_config)
+        if self.img_size is not None:
+            channels = data_config.get("input_size", (3,))[0]
+            updated["input_size"] = (channels, self.img_size, self.img_size)
+        for name in ("crop_pct", "interpolation", "mean", "std"):
+            if getattr(self, name) is not None:
+                updated[name] = getattr(self, name)
+        return updated
+
+
+def _channel_values(name: str, value: Any) -> tuple[float, float, float]:
+    """``value`` as three finite floats (one per RGB channel); std must also be positive."""
+    try:
+        values = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ModelSpecError(f"{name} must be three numbers (R, G, B), got {value!r}") from None
+    if len(values) != 3:
+        raise ModelSpecError(f"{name} must be three numbers (R, G, B), got {len(values)} values")
+    if not all(math.isfinite(v) for v in values) or (name == "std" and min(values) <= 0):
+        kind = "positive numbers" if name == "std" else "finite numbers"
+        raise ModelSpecError(f"{name} must be three {kind}, got {', '.join(map(str, values))}")
+    return values
 
 
 @dataclass(frozen=True)
@@ -74,8 +154,7 @@ def register_model_family(
 
 
 def model_families() -> dict[str, ModelFamily]:
-    from reassess.models import builtin, zeroshot  # noqa: F401  (registers the built-in families)
-
+    """Every registered family by spec prefix (importing ``reassess.models`` registers them)."""
     return dict(_FAMILIES)
 
 
@@ -83,12 +162,35 @@ def accepted_model_specs() -> str:
     return "; ".join(f"{', '.join(f.examples)} ({f.help})" for f in model_families().values())
 
 
-def create_model(spec: str, options: dict[str, Any] | None = None) -> LoadedModel:
+def create_model(
+    spec: str,
+    options: dict[str, Any] | None = None,
+    *,
+    preprocessing: PreprocessingOverrides | None = None,
+) -> LoadedModel:
     """Create the model a spec names, e.g. ``lite0``, ``timm:resnet50``, ``open_clip:ViT-B-32@openai``.
 
     ``options`` (e.g. ``{"templates": "simple"}`` for a zero-shot model) go to families that take
     options; keys in :data:`CONTEXT_OPTIONS` are facts about the run that other families ignore.
+    ``preprocessing`` replaces fields of the model's own data config (recorded in its details).
     """
+    loaded = _create_family_model(spec, options)
+    overrides = preprocessing.describe() if preprocessing is not None else {}
+    if not overrides:
+        return loaded
+    size = preprocessing.img_size
+    if size is not None and loaded.fixed_input_size not in (None, (size, size)):
+        height, width = loaded.fixed_input_size
+        raise ModelSpecError(
+            f"{spec} takes only {height}x{width} input; image size {size} does not fit it"
+        )
+    loaded.data_config = preprocessing.apply(loaded.data_config)
+    loaded.details["preprocessing_overrides"] = overrides
+    return loaded
+
+
+def _create_family_model(spec: str, options: dict[str, Any] | None) -> LoadedModel:
+    """The family's own model for ``spec``, after checking the spec and the options it takes."""
     families = model_families()
     name, sep, argument = spec.partition(":")
     family = families.get(name)

@@ -110,9 +110,7 @@ def _errors(bars: Sequence[Bar], scale: float) -> np.ndarray | None:
     return np.clip(np.array([lo, hi]), 0, None)
 
 
-def category_bars(
-    categories: Sequence[tuple[str, dict[str, int]]], total_samples: int
-) -> str:
+def category_bars(categories: Sequence[tuple[str, dict[str, int]]], total_samples: int) -> str:
     """Mistakes per category, largest on top: each bar split by severity (stacked counts)."""
     rows = sorted(categories, key=lambda c: sum(c[1].values()))
     totals = [sum(counts.values()) for _, counts in rows]

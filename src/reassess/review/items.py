@@ -25,7 +25,6 @@ from reassess.runs import classify_run, run_label_sets
 from reassess.store.predictions import Predictions
 from reassess.store.run import RunDir
 
-MISTAKES_FILE = "mistakes.parquet"
 # Label sets whose classes pre-fill "valid labels", most trusted first.
 SUGGESTION_ORDER = ("real", "multilabel", "valid_labels", "corrected")
 # Sets derived from the single label; shown only where they differ from it (a known label error).
@@ -173,20 +172,6 @@ def _evidence(value: Any) -> Any:
     return value
 
 
-def read_mistakes(path: Path) -> list[dict[str, Any]]:
-    """Rows of a ``mistakes.parquet`` file as dictionaries (``sample_id`` column required)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
-    if "sample_id" not in table.column_names:
-        raise ValueError(f"{path}: no sample_id column (expected reassess analyze's output)")
-    return table.to_pylist()
-
-
 def _run_mistakes(run: RunDir, model: str, predictions: Predictions) -> dict[str, ModelMistake]:
     """The mistakes of one run keyed by sample id, from mistakes.parquet or the predictions."""
     row_of = {sid: i for i, sid in enumerate(predictions.sample_ids.tolist())}
@@ -201,9 +186,8 @@ def _run_mistakes(run: RunDir, model: str, predictions: Predictions) -> dict[str
             **analysis,
         )
 
-    mistakes_file = run.path / MISTAKES_FILE
-    if mistakes_file.exists():
-        records = read_mistakes(mistakes_file)
+    if run.mistakes_file.is_file():
+        records = run.read_mistakes().to_pylist()
     elif not (predictions.labels >= 0).any():
         return {}  # no single label, no top-1 mistake
     else:  # not analysed yet: the same classification, in memory
@@ -214,7 +198,7 @@ def _run_mistakes(run: RunDir, model: str, predictions: Predictions) -> dict[str
         row = row_of.get(sid)
         if row is None:
             raise ValueError(
-                f"{mistakes_file}: sample {sid!r} is not in {run.predictions_file.name}; "
+                f"{run.mistakes_file}: sample {sid!r} is not in {run.predictions_file.name}; "
                 "rerun reassess analyze"
             )
         if int(predictions.labels[row]) < 0:
@@ -333,7 +317,7 @@ def load_review_set(
             "model": name,
             "run": str(run.path),
             "data": info.get("data", {}).get("spec"),
-            "mistakes_file": (run.path / MISTAKES_FILE).exists(),
+            "mistakes_file": run.mistakes_file.is_file(),
         }
         for run, info, name in zip(runs, infos, names, strict=True)
     ]

@@ -33,6 +33,7 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from reassess.analysis.mistakes import CATEGORY_TITLES
 from reassess.fsnames import is_utf8_text
 from reassess.labels.imagenet import imagenet_classes
 from reassess.review.agreement import verdict_agreement
@@ -269,6 +270,7 @@ def item_detail(item: ReviewItem, images: ImageResolver) -> dict[str, Any]:
                     for k, c in enumerate(m.topk)
                 ],
                 "category": m.category,
+                "category_title": CATEGORY_TITLES.get(m.category, m.category),
                 "severity": m.severity,
                 "evidence": m.evidence,
                 "details": m.details,
@@ -389,6 +391,7 @@ def create_app(review: ReviewApp) -> Flask:
             "models": review_set.models,
             "total": len(review_set),
             "categories": sorted({c for item in review_set.items for c in item.categories}),
+            "category_titles": CATEGORY_TITLES,
             "verdicts": [
                 {
                     "id": v,

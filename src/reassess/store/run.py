@@ -1,13 +1,15 @@
 """The run folder: one model on one dataset, as files others can read without reassess.
 
-``run.json`` (what produced the run), ``predictions.parquet`` (see :mod:`reassess.store.predictions`),
-``metrics.json``, ``per_class.csv``; later stages add ``mistakes.parquet`` and reports. While an
-``eval`` is in progress, finished batches sit in ``parts/`` so an interrupted run resumes exactly.
+The files and their fields are documented in :mod:`reassess.store.schema`; :class:`RunDir` is their
+one reader and writer. While an ``eval`` is in progress, finished batches sit in ``parts/`` so an
+interrupted run resumes exactly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import shutil
@@ -17,13 +19,16 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from reassess.store import schema
 from reassess.store.atomic import (
     TEMPORARY_GLOB,
     atomic_write,
     atomic_write_json,
+    atomic_write_text,
     remove_stale_temporaries,
 )
 from reassess.store.predictions import Predictions, read_predictions, write_predictions
+from reassess.store.schema import AnalysisDoc, MetricsDoc, RunFolderError, RunInfo
 
 LOCK_FILE = ".reassess.lock"
 
@@ -43,23 +48,35 @@ class RunDir:
 
     @property
     def run_json(self) -> Path:
-        return self.path / "run.json"
+        return self.path / schema.RUN_FILE
 
     @property
     def predictions_file(self) -> Path:
-        return self.path / "predictions.parquet"
+        return self.path / schema.PREDICTIONS_FILE
 
     @property
     def metrics_file(self) -> Path:
-        return self.path / "metrics.json"
+        return self.path / schema.METRICS_FILE
 
     @property
     def per_class_file(self) -> Path:
-        return self.path / "per_class.csv"
+        return self.path / schema.PER_CLASS_FILE
+
+    @property
+    def analysis_file(self) -> Path:
+        return self.path / schema.ANALYSIS_FILE
+
+    @property
+    def mistakes_file(self) -> Path:
+        return self.path / schema.MISTAKES_FILE
+
+    @property
+    def oov_file(self) -> Path:
+        return self.path / schema.OOV_FILE
 
     @property
     def parts_dir(self) -> Path:
-        return self.path / "parts"
+        return self.path / schema.PARTS_DIR
 
     def exists(self) -> bool:
         return self.run_json.exists()
@@ -117,22 +134,29 @@ class RunDir:
         finally:
             os.close(fd)
 
-    def read_run(self) -> dict[str, Any]:
-        if not self.run_json.exists():
-            raise FileNotFoundError(f"{self.path}: not a run folder (no run.json)")
+    # --- the schema's files: one reader and one writer each ---------------------------------
+
+    def _read_json(self, path: Path, missing: str) -> Any:
+        if not path.is_file():
+            raise RunFolderError(f"{self.path}: {missing} (no {path.name})")
         try:
-            return json.loads(self.run_json.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{self.run_json}: not valid JSON ({exc})") from exc
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunFolderError(f"{path}: not valid JSON ({exc})") from exc
 
-    def write_run(self, info: dict[str, Any]) -> None:
-        atomic_write_json(self.run_json, info)
+    def read_run(self) -> RunInfo:
+        """``run.json``, checked against :class:`~reassess.store.schema.RunInfo`."""
+        doc = self._read_json(self.run_json, "not a run folder")
+        return schema.parse_run_info(doc, self.run_json)
 
-    def update_run(self, **fields: Any) -> dict[str, Any]:
+    def write_run(self, info: RunInfo | dict[str, Any]) -> None:
+        atomic_write_json(self.run_json, schema.stamped(dict(info)))
+
+    def update_run(self, **fields: Any) -> RunInfo:
         info = self.read_run() if self.exists() else {}
         info.update(fields)
         self.write_run(info)
-        return info
+        return info  # type: ignore[return-value]
 
     def read_predictions(self) -> Predictions:
         return read_predictions(self.predictions_file)
@@ -140,11 +164,89 @@ class RunDir:
     def write_predictions(self, predictions: Predictions) -> None:
         write_predictions(self.predictions_file, predictions)
 
-    def write_metrics(self, metrics: dict[str, Any]) -> None:
-        atomic_write_json(self.metrics_file, metrics)
+    def has_metrics(self) -> bool:
+        return self.metrics_file.is_file()
 
-    def read_metrics(self) -> dict[str, Any]:
-        return json.loads(self.metrics_file.read_text())
+    def read_metrics(self) -> MetricsDoc:
+        """``metrics.json``: metric keys -> ``{"value", "n", "ci95"}`` and how they were scored."""
+        doc = self._read_json(
+            self.metrics_file, f"no metrics yet; run reassess metrics {self.path}"
+        )
+        return schema.parse_document(doc, self.metrics_file)  # type: ignore[return-value]
+
+    def write_metrics(self, metrics: MetricsDoc | dict[str, Any]) -> None:
+        atomic_write_json(self.metrics_file, schema.stamped(dict(metrics)))
+
+    def has_analysis(self) -> bool:
+        return self.analysis_file.is_file() and self.mistakes_file.is_file()
+
+    def read_analysis(self) -> AnalysisDoc:
+        """``analysis.json``, the summary ``reassess analyze`` wrote."""
+        doc = self._read_json(self.analysis_file, f"not analysed; run reassess analyze {self.path}")
+        body = schema.parse_document(doc, self.analysis_file, schema.ANALYSIS_REQUIRED)
+        return body  # type: ignore[return-value]
+
+    def write_analysis(self, summary: AnalysisDoc | dict[str, Any]) -> None:
+        """Store ``analysis.json`` (write :meth:`write_mistakes` first: the summary describes it)."""
+        body = schema.parse_document(dict(summary), self.analysis_file, schema.ANALYSIS_REQUIRED)
+        atomic_write_json(self.analysis_file, schema.stamped(body))
+
+    def write_mistakes(self, table: Any) -> None:
+        """Store ``mistakes.parquet``: a pyarrow Table with at least :data:`MISTAKES_COLUMNS`."""
+        schema.check_mistakes_table(table, self.mistakes_file)
+        version = {schema.PARQUET_VERSION_KEY: str(schema.SCHEMA_VERSION).encode()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **version})
+        atomic_write(self.mistakes_file, lambda tmp: pq.write_table(table, tmp))
+
+    def read_mistakes(self) -> Any:
+        """``mistakes.parquet`` as a pyarrow Table, checked against the schema's columns."""
+        import pyarrow as pa
+
+        path = self.mistakes_file
+        if not path.is_file():
+            raise RunFolderError(f"{self.path}: not analysed; run reassess analyze {self.path}")
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise RunFolderError(f"{path}: not a Parquet file ({exc})") from exc
+        version = (table.schema.metadata or {}).get(schema.PARQUET_VERSION_KEY)
+        schema.check_version(int(version) if version and version.isdigit() else None, path)
+        schema.check_mistakes_table(table, path)
+        return table
+
+    def write_per_class(self, rows: list[dict[str, Any]]) -> None:
+        """``per_class.csv``: one row per class with images, columns :data:`PER_CLASS_COLUMNS`."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=schema.PER_CLASS_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.per_class_file, buffer.getvalue())
+
+    def read_per_class(self) -> list[dict[str, Any]] | None:
+        """Rows of ``per_class.csv`` with numbers parsed, or None for a run without one."""
+        path = self.per_class_file
+        if not path.is_file():
+            return None
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in schema.PER_CLASS_COLUMNS if c not in (reader.fieldnames or ())]
+            if missing:
+                raise RunFolderError(f"{path}: missing column(s) {', '.join(missing)}")
+            try:
+                return [
+                    {
+                        "class": int(row["class"]),
+                        "wnid": row["wnid"],
+                        "name": row["name"],
+                        "support": int(row["support"]),
+                        "top1": float(row["top1"]),
+                    }
+                    for row in reader
+                ]
+            except (TypeError, ValueError) as exc:
+                raise RunFolderError(
+                    f"{path}: line {reader.line_num}: not a number ({exc})"
+                ) from exc
 
     # --- resumable evaluation: finished batches are kept as numbered parts -------------------
 

@@ -46,9 +46,9 @@ def run_pair(pair: Pair, options: InferenceOptions) -> PairResult:
     if pair.is_complete():
         return PairResult(pair, "skipped", node=node)
     try:
-        from reassess.cli.commands_eval import evaluate
+        from reassess.runs.evaluate import evaluate
 
-        evaluate(pair.model, pair.data, pair.out, options, quiet=True)
+        evaluate(pair.model, pair.data, pair.out, options)
     except Exception as exc:  # one bad pair must not stop the zoo
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return PairResult(

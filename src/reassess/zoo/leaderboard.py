@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from reassess.metrics.registry import REGISTRY, metric, metric_order, metric_title
 from reassess.store.atomic import atomic_write_json, atomic_write_text
 from reassess.zoo.engines import PairResult
 
-CORE_METRICS = ("top1", "real_top1", "top5", "real_top5")
+#: the ranking metric: ReaL top-1 where the data has ReaL labels, else top-1
+RANK_BY = ("real_top1", "top1")
 
 
 def _metric_values(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -25,8 +27,8 @@ def _metric_values(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def leaderboard_rows(results: list[PairResult]) -> list[dict[str, Any]]:
     """One row per pair: its metrics from ``metrics.json``, speed from ``run.json``, or its error.
 
-    Rows are sorted by dataset, then ReaL top-1 (top-1 where ReaL does not apply), best first;
-    failed pairs come last within their dataset.
+    Rows are sorted by dataset, then ReaL top-1 (top-1 where ReaL does not apply), best first
+    as the registry's direction says; failed pairs come last within their dataset.
     """
     rows = []
     for result in results:
@@ -52,18 +54,27 @@ def leaderboard_rows(results: list[PairResult]) -> list[dict[str, Any]]:
 
     def rank(row: dict[str, Any]) -> tuple:
         metrics = row.get("metrics") or {}
-        score = metrics.get("real_top1", metrics.get("top1"))
-        return (row["data"], score is None, -(score or 0.0), row["model"])
+        key = next((k for k in RANK_BY if k in metrics), None)
+        score = metrics[key] if key else None
+        best_first = metric(key).best_first(score) if score is not None else 0.0
+        return (row["data"], score is None, best_first, row["model"])
 
     return sorted(rows, key=rank)
 
 
+def _is_headline(key: str) -> bool:
+    found = REGISTRY.get(key)
+    return found is not None and found.headline
+
+
 def metric_columns(rows: list[dict[str, Any]]) -> list[str]:
-    """Metric keys present in any row: the core four first, then the others in order seen."""
+    """Metric keys present in any row: the registry's headline ones (top-1/top-5 on the original
+    and ReaL labels) first, then the others; each in registry order, unknown keys last."""
     seen: dict[str, None] = {}
     for row in rows:
         seen.update(dict.fromkeys(row.get("metrics") or {}))
-    return [k for k in CORE_METRICS if k in seen] + [k for k in seen if k not in CORE_METRICS]
+    ordered = metric_order(seen)
+    return [k for k in ordered if _is_headline(k)] + [k for k in ordered if not _is_headline(k)]
 
 
 def write_leaderboard(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
@@ -93,12 +104,10 @@ def write_leaderboard(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path
 
 
 def leaderboard_table(rows: list[dict[str, Any]], title: str = "Leaderboard"):
-    """A rich table of the leaderboard (core metrics as percentages)."""
+    """A rich table of the leaderboard (the headline metrics as percentages)."""
     from rich.table import Table
 
-    from reassess.metrics.titles import metric_title
-
-    columns = [k for k in metric_columns(rows) if k in CORE_METRICS]
+    columns = [k for k in metric_columns(rows) if _is_headline(k)]
     table = Table(title=title, title_justify="left")
     for name in ("data", "model"):
         table.add_column(name)

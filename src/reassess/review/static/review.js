@@ -388,7 +388,7 @@
     for (const m of item.mistakes) {
       if (m.category == null && Object.keys(m.details).length === 0) continue;
       if (item.mistakes.length > 1) box.append(el("div", { class: "model-name", text: m.model }));
-      box.append(el("span", { class: "auto-category", text: (m.category || "uncategorised").replaceAll("_", " ") }));
+      box.append(el("span", { class: "auto-category", text: m.category_title || "uncategorised" }));
       if (m.severity) box.append(" ", el("span", { class: "muted", text: m.severity }));
       box.append(evidenceList(m.evidence) || "");
       const details = evidenceList(m.details);

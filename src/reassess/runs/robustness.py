@@ -1,0 +1,186 @@
+"""Effective robustness of stored runs: pair each model's ImageNet val run with its shift run.
+
+A model's in-distribution accuracy comes from its run on ``imagenet-val`` and its shift accuracy
+from its run on the shifted set. For ImageNet-A/-R the in-distribution accuracy is the val run's
+top-1 on the shift's 200 classes with predictions restricted to them (what timm's ``-clean``
+results and the testbed use). The baseline is fitted on the timm testbed
+(:mod:`reassess.analysis.testbed`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reassess.runs.errors import RunError
+from reassess.store.run import RunDir
+
+SHIFT_HELP = "imagenetv2 (MatchedFrequency), imagenet-sketch, imagenet-a, imagenet-r"
+
+
+def run_top1(run_dir: Path, data_spec: str, class_subset: np.ndarray | None = None):
+    """Top-1 (Proportion) of a stored run, scored as its dataset is (class subsets restricted).
+
+    With ``class_subset`` (ImageNet-A/-R's classes, for an ImageNet val run) only val images of
+    those classes count and predictions are ranked among them.
+    """
+    from reassess.datasets.base import scoring_class_map
+    from reassess.datasets.shifts import subset_class_map
+    from reassess.metrics.accuracy import topk_accuracy
+    from reassess.metrics.subsets import restrict_ranking
+
+    predictions = RunDir(run_dir).read_predictions()
+    class_map = subset_class_map(class_subset) if class_subset is not None else None
+    if class_subset is not None:
+        predictions = predictions.take(np.isin(predictions.labels, class_subset))
+    else:
+        class_map = scoring_class_map(data_spec)
+    topk, labels = predictions.topk, predictions.labels
+    if class_map is not None:
+        topk, determined = restrict_ranking(predictions, class_map)
+        labels = np.where(labels >= 0, class_map[np.maximum(labels, 0)], -1)
+        unknown = int((determined[labels >= 0] < 1).sum())
+        if unknown:
+            raise RunError(
+                f"{run_dir}: {unknown} images have none of the scored classes among their stored "
+                f"top-{predictions.k}; rerun eval with --keep-logits or a larger --topk"
+            )
+    if not (labels >= 0).any():
+        raise RunError(f"{run_dir}: no labeled images to score")
+    return topk_accuracy(topk[:, :1], labels, k=1)
+
+
+def pair_runs(run_dirs: list[Path], shift: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Match each model's imagenet-val run with its run on the shifted set; notes on the rest."""
+    from reassess.analysis.testbed import SHIFTS
+    from reassess.datasets.shifts import imagenet_a_classes, imagenet_r_classes
+
+    spec = SHIFTS[shift]
+    by_model: dict[str, dict[str, tuple[Path, str]]] = defaultdict(dict)
+    notes = []
+    for path in run_dirs:
+        info = RunDir(path).read_run()
+        model = info.get("model", {}).get("spec")
+        data = info.get("data", {}).get("spec", "")
+        if not model:
+            raise RunError(f"{path / 'run.json'}: no model spec recorded")
+        family = data.partition(":")[0]
+        role = (
+            "in" if family == "imagenet-val" else "shift" if family == spec.dataset_family else None
+        )
+        if role is None:
+            notes.append(f"{path}: a run on {data}, not used for --shift {shift}")
+            continue
+        if role in by_model[model]:
+            raise RunError(
+                f"{path}: a second {data.partition(':')[0]} run of {model} "
+                f"(the first is {by_model[model][role][0]}); pass one run per model and dataset"
+            )
+        by_model[model][role] = (path, data)
+    subset = {"imagenet-a": imagenet_a_classes, "imagenet-r": imagenet_r_classes}.get(shift)
+    rows = []
+    for model, runs in by_model.items():
+        if "shift" not in runs:
+            notes.append(f"{model}: no run on {spec.title} among the run folders; skipped")
+            continue
+        if "in" not in runs:
+            raise RunError(
+                f"{model}: no imagenet-val run among the run folders; pass the run folder of "
+                f"{model} on imagenet-val too (its ImageNet accuracy is the x of the fit)"
+            )
+        acc_in = run_top1(runs["in"][0], runs["in"][1], subset() if subset else None)
+        acc_shift = run_top1(runs["shift"][0], runs["shift"][1])
+        rows.append(
+            {
+                "model": model,
+                "in_run": str(runs["in"][0]),
+                "shift_run": str(runs["shift"][0]),
+                "acc_in": acc_in.value,
+                "n_in": acc_in.n,
+                "acc_shift": acc_shift.value,
+                "n_shift": acc_shift.n,
+            }
+        )
+    return rows, notes
+
+
+def robustness_report(
+    run_dirs: list[Path],
+    *,
+    shift: str = "imagenetv2",
+    space: str = "logit",
+    selection: str = "standard",
+    base: str | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> tuple[dict[str, Any], Any, tuple]:
+    """The baseline fit on the testbed and every run's effective/relative robustness."""
+    from reassess.analysis.robustness import (
+        effective_robustness,
+        fit_baseline,
+        relative_robustness,
+    )
+    from reassess.analysis.testbed import SHIFTS, load_testbed
+
+    if shift not in SHIFTS:
+        raise RunError(f"unknown --shift {shift!r}; choose one of: {SHIFT_HELP}")
+    if space not in ("logit", "probit"):
+        raise RunError(f"--space must be logit or probit, got {space!r}")
+    testbed = load_testbed()
+    names, x, y = testbed.pairs(shift, selection=selection)
+    fit = fit_baseline(x, y, space=space, n_bootstrap=n_bootstrap, seed=seed)
+    rows, notes = pair_runs(run_dirs, shift)
+    base_row = None
+    if base is not None:
+        base_row = next((r for r in rows if r["model"] == base), None)
+        if base_row is None:
+            raise RunError(
+                f"--base {base!r} is none of the paired models ({', '.join(r['model'] for r in rows) or 'none'})"
+            )
+    for row in rows:
+        estimate = effective_robustness(
+            fit,
+            row["acc_in"],
+            row["acc_shift"],
+            n_in=row["n_in"],
+            n_shift=row["n_shift"],
+            seed=seed,
+        )
+        row["expected_shift"] = estimate.expected_shift
+        row["effective_robustness"] = estimate.value
+        row["effective_robustness_ci95"] = list(estimate.ci95)
+        if base_row is not None:
+            value, ci = relative_robustness(
+                row["acc_shift"],
+                base_row["acc_shift"],
+                n=row["n_shift"],
+                n_base=base_row["n_shift"],
+                seed=seed,
+            )
+            row["relative_robustness"] = value
+            row["relative_robustness_ci95"] = list(ci)
+    s = SHIFTS[shift]
+    report = {
+        "shift": shift,
+        "shift_title": s.title,
+        "in_distribution": s.in_title,
+        "testbed": {
+            "source": "timm results (huggingface/pytorch-image-models), joined on model and image size",
+            "selection": selection,
+            "rows": len(testbed),
+            "models_in_fit": int(len(names)),
+        },
+        "baseline": fit.to_dict(),
+        "base": base,
+        "runs": rows,
+        "notes": notes,
+    }
+    others = None
+    if selection == "standard":  # the testbed models left out of the fit, drawn in grey
+        names_all, x_all, y_all = testbed.pairs(shift, selection="all")
+        left_out = ~np.isin(names_all, names)
+        others = (x_all[left_out], y_all[left_out])
+    return report, fit, ((x, y), others)
