@@ -443,10 +443,12 @@ def test_severity_is_the_score_not_the_category(resnet50_run):
 
 
 def test_parquet_table_has_one_row_per_mistake(resnet50_run, tmp_path):
+    from reassess.store.run import RunDir
+
     *_, mistakes, _ = resnet50_run
-    path = tmp_path / "mistakes.parquet"
-    pq.write_table(mistakes.to_table(), path)
-    table = pq.read_table(path)
+    run = RunDir(tmp_path)
+    run.write_mistakes(mistakes.to_table())  # checked against the run-folder schema
+    table = run.read_mistakes()
     assert table.num_rows == len(mistakes)
     for col in (
         "sample_id",
