@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from reassess.labels.resources import file_sha256
 from reassess.models.registry import ModelSpecError
 from reassess.models.zeroshot.text_cache import TextEncoder
 
@@ -113,7 +113,7 @@ def load_open_clip(argument: str, spec: str, device: str) -> ClipBackbone:
                     f"{config}: not an open_clip model config (needs embed_dim, vision_cfg, "
                     "text_cfg)"
                 )
-            identity.append(hashlib.sha256(config.read_bytes()).hexdigest())
+            identity.append(file_sha256(config))
         else:
             name = arch
             if name not in open_clip.list_models():

@@ -10,7 +10,6 @@ templates or, with ``templates`` given too, is pooled with them; a class-names f
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reassess.labels.imagenet import NUM_CLASSES
+from reassess.labels.resources import file_sha256
 
 PLACEHOLDER = "{}"
 TEMPLATE_SETS = ("openai", "simple", "none")
@@ -51,10 +51,6 @@ def clip_templates(name: str) -> list[str]:
     if name not in sets:
         raise ValueError(f"unknown template set {name!r}; choose openai, simple, none or a file")
     return list(sets[name])
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_json(path: Path) -> Any:
@@ -203,17 +199,17 @@ def build_prompt_set(
     sources: dict[str, Any] = {}
     if class_names is not None:
         sources["class_names_file"] = str(class_names)
-        sources["class_names_sha256"] = _sha256(Path(class_names))
+        sources["class_names_sha256"] = file_sha256(Path(class_names))
     extra = None
     if prompts is not None:
         extra = tuple(tuple(p) for p in load_prompts(Path(prompts), names))
         sources["prompts_file"] = str(prompts)
-        sources["prompts_sha256"] = _sha256(Path(prompts))
+        sources["prompts_sha256"] = file_sha256(Path(prompts))
         if templates is None:
             templates = "none"
     label, template_list = load_templates(templates)
     if extra is None and not template_list:
         raise ValueError("--templates none needs a --prompts file: every class needs a prompt")
     if label not in TEMPLATE_SETS:
-        sources["templates_sha256"] = _sha256(Path(label))
+        sources["templates_sha256"] = file_sha256(Path(label))
     return PromptSet(tuple(names), tuple(template_list), extra, label, sources)
