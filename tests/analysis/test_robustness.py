@@ -198,6 +198,7 @@ def test_robustness_command_needs_the_val_run(paired_runs):
 
 
 def test_imagenet_a_in_distribution_accuracy_uses_its_200_classes(tmp_path):
+    from reassess.datasets.base import scoring_class_map
     from reassess.runs.robustness import run_top1
 
     subset = imagenet_a_classes()
@@ -218,5 +219,5 @@ def test_imagenet_a_in_distribution_accuracy_uses_its_200_classes(tmp_path):
     run = _write_run(
         tmp_path / "val", "m", "imagenet-val", Predictions(val.sample_ids[rows], labels, topk)
     )
-    accuracy = run_top1(run, "imagenet-val", subset)
+    accuracy = run_top1(run, scoring_class_map("imagenet-a"))
     assert accuracy.n == 3 and accuracy.value == pytest.approx(2 / 3)  # the outsider image is out

@@ -21,27 +21,23 @@ from reassess.store.run import RunDir
 SHIFT_HELP = "imagenetv2 (MatchedFrequency), imagenet-sketch, imagenet-a, imagenet-r"
 
 
-def run_top1(run_dir: Path, data_spec: str, class_subset: np.ndarray | None = None):
-    """Top-1 (Proportion) of a stored run, scored as its dataset is (class subsets restricted).
+def run_top1(run_dir: Path, class_map: np.ndarray | None = None):
+    """Top-1 (Proportion) of a stored run, ranked among the classes ``class_map`` keeps.
 
-    With ``class_subset`` (ImageNet-A/-R's classes, for an ImageNet val run) only val images of
-    those classes count and predictions are ranked among them.
+    ``class_map`` is a dataset's scoring map (:func:`reassess.datasets.base.scoring_class_map`):
+    labelled images of classes it drops are left out, so an ImageNet val run scored with
+    ImageNet-A's map counts only val images of those 200 classes.
     """
-    from reassess.datasets.base import scoring_class_map
-    from reassess.datasets.shifts import subset_class_map
     from reassess.metrics.accuracy import topk_accuracy
     from reassess.metrics.subsets import restrict_ranking
 
     predictions = RunDir(run_dir).read_predictions()
-    class_map = subset_class_map(class_subset) if class_subset is not None else None
-    if class_subset is not None:
-        predictions = predictions.take(np.isin(predictions.labels, class_subset))
-    else:
-        class_map = scoring_class_map(data_spec)
     topk, labels = predictions.topk, predictions.labels
     if class_map is not None:
+        outside = (labels >= 0) & (class_map[np.maximum(labels, 0)] < 0)
+        predictions = predictions.take(~outside)
         topk, determined = restrict_ranking(predictions, class_map)
-        labels = np.where(labels >= 0, class_map[np.maximum(labels, 0)], -1)
+        labels = np.where(predictions.labels >= 0, class_map[np.maximum(predictions.labels, 0)], -1)
         unknown = int((determined[labels >= 0] < 1).sum())
         if unknown:
             raise RunError(
@@ -56,17 +52,14 @@ def run_top1(run_dir: Path, data_spec: str, class_subset: np.ndarray | None = No
 def pair_runs(run_dirs: list[Path], shift: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Match each model's imagenet-val run with its run on the shifted set; notes on the rest."""
     from reassess.analysis.testbed import SHIFTS
-    from reassess.datasets.shifts import imagenet_a_classes, imagenet_r_classes
+    from reassess.datasets.base import scoring_class_map
 
     spec = SHIFTS[shift]
     by_model: dict[str, dict[str, tuple[Path, str]]] = defaultdict(dict)
     notes = []
     for path in run_dirs:
-        info = RunDir(path).read_run()
-        model = info.get("model", {}).get("spec")
-        data = info.get("data", {}).get("spec", "")
-        if not model:
-            raise RunError(f"{path / 'run.json'}: no model spec recorded")
+        info = RunDir(path).read_run()  # its model and data specs are checked there
+        model, data = info["model"]["spec"], info["data"]["spec"]
         family = data.partition(":")[0]
         role = (
             "in" if family == "imagenet-val" else "shift" if family == spec.dataset_family else None
@@ -80,7 +73,8 @@ def pair_runs(run_dirs: list[Path], shift: str) -> tuple[list[dict[str, Any]], l
                 f"(the first is {by_model[model][role][0]}); pass one run per model and dataset"
             )
         by_model[model][role] = (path, data)
-    subset = {"imagenet-a": imagenet_a_classes, "imagenet-r": imagenet_r_classes}.get(shift)
+    # in-distribution accuracy on the shift's classes (ImageNet-A/-R: 200), as the testbed has it
+    in_class_map = scoring_class_map(spec.dataset_family)
     rows = []
     for model, runs in by_model.items():
         if "shift" not in runs:
@@ -91,8 +85,8 @@ def pair_runs(run_dirs: list[Path], shift: str) -> tuple[list[dict[str, Any]], l
                 f"{model}: no imagenet-val run among the run folders; pass the run folder of "
                 f"{model} on imagenet-val too (its ImageNet accuracy is the x of the fit)"
             )
-        acc_in = run_top1(runs["in"][0], runs["in"][1], subset() if subset else None)
-        acc_shift = run_top1(runs["shift"][0], runs["shift"][1])
+        acc_in = run_top1(runs["in"][0], in_class_map)
+        acc_shift = run_top1(runs["shift"][0], scoring_class_map(runs["shift"][1]))
         rows.append(
             {
                 "model": model,
