@@ -219,7 +219,7 @@ def import_run(
     from reassess.store.importers import import_predictions
 
     dataset = parse_data_spec(data)
-    writable_run(out)
+    writable_run(out)  # an --out that is a file fails before the predictions are parsed
     predictions = import_predictions(predictions_file, dataset, k=topk, allow_missing=allow_missing)
     return store_predictions(
         predictions,

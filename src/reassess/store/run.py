@@ -177,9 +177,6 @@ class RunDir:
     def write_metrics(self, metrics: MetricsDoc | dict[str, Any]) -> None:
         atomic_write_json(self.metrics_file, schema.stamped(dict(metrics)))
 
-    def has_analysis(self) -> bool:
-        return self.analysis_file.is_file() and self.mistakes_file.is_file()
-
     def read_analysis(self) -> AnalysisDoc:
         """``analysis.json``, the summary ``reassess analyze`` wrote."""
         doc = self._read_json(self.analysis_file, f"not analysed; run reassess analyze {self.path}")
