@@ -22,7 +22,13 @@ def imported_run(tmp_path_factory, shipped_resnet50_predictions):
 def test_analyze_writes_mistakes_and_summary(imported_run):
     out = reassess("analyze", imported_run).stdout
     assert "13,634 top-1 mistakes" in out
-    for title in ("Not a mistake", "Known label error", "Fine-grained", "Unexplained", "borderline"):
+    for title in (
+        "Not a mistake",
+        "Known label error",
+        "Fine-grained",
+        "Unexplained",
+        "borderline",
+    ):
         assert title in out
     assert "undecidable" in out and "--oov-clip" in out  # how to decide out-of-vocabulary
     assert "identity holds" in out

@@ -92,6 +92,22 @@ def test_compare_resnet50_with_the_original_labels(runs, shipped_resnet50_predic
     table = reassess("compare", resnet, original, "--resamples", "200").stdout
     assert "McNemar" in table and "B better" in table and "ReaL top-1" in table
     assert "1,438 / 7,250" in table  # the ReaL discordant pairs, as computed above
+    # top-1: 0 / 13,634 discordant, p = 2 * 2^-13634, far below the smallest double
+    assert top1["mcnemar"]["p_value"] == 0.0
+    assert top1["mcnemar"]["log10_p"] == pytest.approx(-13_633 * np.log10(2), abs=1e-6)
+    assert "p = 10^-4103.9" in table
+
+
+def test_paired_report_rows_show_an_underflowing_p_as_a_power_of_ten(runs):
+    from reassess.report.paired import paired_rows
+    from reassess.runs import compare_runs
+
+    result = compare_runs(RunDir(runs[0]), RunDir(runs[1]), resamples=100)
+    rows = {r["metric"]: r for r in paired_rows(result)}
+    assert (
+        rows["Top-1 (original labels)"]["McNemar A-only / B-only, p"]
+        == "0 / 13,634, p = 10^-4103.9"
+    )
 
 
 def test_compare_refuses_different_data_images_or_labels(runs, tmp_path):
@@ -147,9 +163,7 @@ def test_compare_refuses_folder_runs_on_other_images_under_the_same_names(tmp_pa
     shutil.copytree(tmp_path / "mine", tmp_path / "mine-copy")
     options = InferenceOptions(batch_size=2, workers=0, progress=False)
     for name in ("mine", "theirs", "mine-copy"):
-        evaluate(
-            "lite0", f"folder:{tmp_path / name}", tmp_path / f"run-{name}", options
-        )
+        evaluate("lite0", f"folder:{tmp_path / name}", tmp_path / f"run-{name}", options)
     message = user_error("compare", tmp_path / "run-mine", tmp_path / "run-theirs")
     assert "different image files under the same names" in message
     assert str(tmp_path / "theirs") in message

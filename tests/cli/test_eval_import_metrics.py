@@ -95,6 +95,14 @@ def test_eval_on_a_folder_writes_a_complete_run(tmp_path, photo_folder):
             ["eval", "--model", "lite0", "--data", "coco:/x", "--out", "x"],
             "unknown data spec 'coco:/x'",
         ),
+        (
+            ["eval", "--model", "lite0", "--data", "imagenet-vall", "--out", "x"],
+            "unknown data spec 'imagenet-vall'; did you mean imagenet-val,",
+        ),
+        (
+            ["eval", "--model", "timmm:resnet50", "--data", "samples", "--out", "x"],
+            "did you mean timm?",
+        ),
         (["metrics", "/no/such/run"], "not a run folder"),
         (
             ["eval", "--model", "lite0", "--data", "samples", "--out", "x", "--crop-pct", "1.5"],
@@ -111,6 +119,7 @@ def test_bad_input_is_one_clear_line(args, message, tmp_path):
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert len(result.stderr) < 400, result.stderr  # a short list of choices, not all of them
 
 
 @pytest.mark.slow

@@ -344,3 +344,55 @@ def test_two_processes_cannot_write_one_run_folder(tmp_path):
         pass
     with run.lock():  # released
         pass
+
+
+@pytest.mark.parametrize(
+    "device,unavailable",
+    [("cuda", "cuda"), ("cuda:1", "cuda"), ("mps", "mps")],
+)
+def test_a_device_this_machine_lacks_is_one_line(
+    device, unavailable, tmp_path, monkeypatch, capsys
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    out = tmp_path / "run"
+    for command in (
+        ["eval", "--model", "lite0", "--data", "samples", "--out", out],
+        ["zoo", tmp_path / "models.txt", "--data", "samples", "--out", out],
+    ):
+        (tmp_path / "models.txt").write_text("lite0\n")
+        status, stderr = _main([*command, "--device", device], monkeypatch, capsys)
+        lines = stderr.strip().splitlines()
+        assert status == 2 and len(lines) == 1, stderr
+        assert lines[0].startswith(f"error: --device {device}: ")
+        assert ("CUDA" if unavailable == "cuda" else "MPS") in lines[0]
+        assert "--device cpu or auto" in lines[0]
+        assert not out.exists()
+
+
+def test_offline_eval_fails_in_seconds_with_one_line(tmp_path, monkeypatch, capsys):
+    """No network (every connect refused), nothing cached: one line, in seconds, not a minute of
+    retries; it names the weights and the cache folder to fill."""
+    from huggingface_hub import constants
+
+    from reassess.models import hub
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "_connect", lambda *a: (_ for _ in ()).throw(OSError("refused")))
+    hub._reachable.cache_clear()
+    start = time.perf_counter()
+    status, stderr = _main(
+        ["eval", "--model", "timm:resnet18", "--data", "samples", "--out", tmp_path / "r"],
+        monkeypatch,
+        capsys,
+    )
+    seconds = time.perf_counter() - start
+    hub._reachable.cache_clear()
+    lines = stderr.strip().splitlines()
+    assert status == 2 and len(lines) == 1, stderr
+    assert seconds < 10
+    assert lines[0].startswith("error: timm:resnet18: weights timm/resnet18.a1_in1k ")
+    assert str(tmp_path / "hub") in lines[0] and "HF_HOME" in lines[0]

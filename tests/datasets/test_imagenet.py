@@ -62,7 +62,10 @@ def test_folder_by_wnid_and_index(photo_folder):
 @pytest.mark.parametrize(
     "spec,message",
     [
-        ("imagenet-test:/x", "unknown data spec 'imagenet-test:/x'; accepted: .*imagenet-val:"),
+        (
+            "imagenet-test:/x",
+            "unknown data spec 'imagenet-test:/x'; did you mean .*Accepted: imagenet-val,",
+        ),
         ("folder", "needs a folder"),
         ("folder:/does/not/exist", "no such folder"),
     ],

@@ -131,3 +131,42 @@ def test_malformed_files_get_one_clear_error_naming_the_file(tmp_path, content, 
 def test_missing_file_says_where_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="human_accuracy_v3.0.0.json"):
         load_expert_multilabels(tmp_path / "nope.json")
+
+
+def test_a_reviewed_file_loads_without_the_checksum_and_reads_its_own_image_ids(tmp_path):
+    path = write_expert_file(
+        tmp_path / "reviewed.json",
+        {
+            "n02123045/chelsea.jpg": {"correct": [281, 282]},
+            "967/coffee.jpg": {"correct": [967], "wrong": [968]},
+            "ILSVRC2012_val_00000001.JPEG": {"correct": [65]},
+            "n04266014/rocket.jpg": {"correct": [812]},  # not listed as reviewed: ignored
+        },
+        problematic=["n02123045/chelsea.jpg"],
+        imagenet_m=["967/coffee.jpg"],
+    )
+    data = json.loads(path.read_text())
+    data[expert_module.REVIEW_KEY] = {
+        "tool": "reassess review export",
+        "reviewers": ["alice"],
+        "sample_ids": ["n02123045/chelsea.jpg", "967/coffee.jpg"],
+    }
+    path.write_text(json.dumps(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = load_expert_multilabels(path)  # verify=True does not apply to a reviewed file
+    assert labels.reviewed and not labels.verified
+    assert labels.sample_ids.tolist() == [
+        "n02123045/chelsea.jpg",
+        "967/coffee.jpg",
+        "ILSVRC2012_val_00000001.JPEG",
+    ]
+    assert labels.other_images == 1 and labels.problematic == {"n02123045/chelsea.jpg"}
+    assert labels.imagenet_m_sets().to_lists() == [[967]]
+    described = labels.describe()
+    assert described["source"] == "reassess review export" and described["reviewed_images"] == 2
+    assert described["review"] == {"tool": "reassess review export", "reviewers": ["alice"]}
+    data[expert_module.REVIEW_KEY] = {"sample_ids": "967/coffee.jpg"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(ExpertLabelsError, match=f"{path}: reassess_review must be an object"):
+        load_expert_multilabels(path)

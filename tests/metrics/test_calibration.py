@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from reassess.metrics.calibration import calibration, expected_calibration_error
+from reassess.metrics.calibration import (
+    MIN_CALIBRATION_IMAGES,
+    calibrated_ece_floor,
+    calibration,
+    expected_calibration_error,
+)
 
 
 def test_ece_by_hand():
@@ -47,3 +52,11 @@ def test_bootstrap_interval_is_seeded():
 def test_probabilities_outside_0_1_are_refused():
     with pytest.raises(ValueError, match="probabilities"):
         calibration(np.array([1.5]), np.array([True]))
+
+
+def test_the_noise_floor_of_ece_shrinks_with_the_number_of_images():
+    rng = np.random.default_rng(1)
+    few, _ = calibrated_ece_floor(rng.uniform(0.1, 1.0, 8))
+    many, p95 = calibrated_ece_floor(rng.uniform(0.1, 1.0, MIN_CALIBRATION_IMAGES), resamples=100)
+    assert few > 0.2 and many < 0.06 and many <= p95
+    assert calibrated_ece_floor(np.ones(50)) == (0.0, 0.0)  # sure and always right: no gap

@@ -75,3 +75,32 @@ def test_soft_scores_get_no_mcnemar():
     outcome_b = Outcome(np.arange(3), np.array([0.5, 0, 0]))
     result = paired_differences({"s": outcome_a}, {"s": outcome_b}, 3, resamples=100)["s"]
     assert result.mcnemar is None
+
+
+def test_mcnemar_p_below_double_precision_is_reported_as_its_log10():
+    """b = 20,000 vs c = 5,000 discordant images: p ~ 10^-2094, far below the smallest double."""
+    import math
+
+    from reassess.metrics.compare import binomial_two_sided_log10_p, p_value_text
+
+    a = np.r_[np.ones(20_000), np.zeros(5_000), np.ones(100)].astype(bool)
+    b = np.r_[np.zeros(20_000), np.ones(5_000), np.ones(100)].astype(bool)
+    result = mcnemar_exact(a, b)
+    assert (result.a_only, result.b_only) == (20_000, 5_000)
+    assert result.p_value == 0.0  # binomtest underflows
+    # exact, with Python integers: p = 2 * sum_{i <= 5000} C(25000, i) / 2^25000
+    term = tail = 1
+    for i in range(5_000):  # C(n, i + 1) = C(n, i) (n - i) / (i + 1), exactly
+        term = term * (25_000 - i) // (i + 1)
+        tail += term
+    assert term == math.comb(25_000, 5_000)
+    exact = math.log10(2 * tail) - 25_000 * math.log10(2)
+    assert result.log10_p == pytest.approx(exact, abs=1e-9)
+    assert round(result.log10_p, 1) == -2094.5
+    assert result.to_dict()["log10_p"] == result.log10_p
+    assert p_value_text(result.p_value, result.log10_p) == "p = 10^-2094.5"
+    # where p is representable the two agree, and the text is the usual one
+    assert binomial_two_sided_log10_p(30, 70) == pytest.approx(np.log10(binomtest(30, 70).pvalue))
+    assert binomial_two_sided_log10_p(35, 70) == 0.0
+    assert p_value_text(binomtest(30, 70).pvalue) == "p = 0.28"  # 0.2838
+    assert p_value_text(0.0) == "p < 1e-300"  # a result stored without log10_p

@@ -60,6 +60,39 @@ def test_bad_model_specs(spec, message):
         create_model(spec)
 
 
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("timmm:resnet50", "unknown model spec 'timmm:resnet50'; did you mean timm? Accepted: "),
+        ("timm:resnet5O", "timm has no model 'resnet5O'; did you mean resnet50,"),
+        (
+            "timm:resnet18.a1_in1kk",
+            "no pretrained weights 'resnet18.a1_in1kk'; did you mean resnet18.a1_in1k,",
+        ),
+        (
+            "open_clip:ViT-B-322@openai",
+            "open_clip has no architecture 'ViT-B-322'; did you mean ViT-B-32",
+        ),
+    ],
+)
+def test_mistyped_model_specs_suggest_the_closest_names(spec, message):
+    with pytest.raises(ModelSpecError) as failed:
+        create_model(spec)
+    text = str(failed.value)
+    assert text.startswith(message) or message in text
+    assert "\n" not in text and len(text) < 300, text
+    assert text.count("?") == 1  # one "did you mean", at most 3 names in it
+    assert len(text.split("did you mean ")[1].split("?")[0].split(", ")) <= 3
+
+
+def test_unknown_spec_lists_families_in_one_short_line():
+    with pytest.raises(ModelSpecError) as failed:
+        create_model("keras:resnet")
+    text = str(failed.value)
+    assert "did you mean" not in text and len(text) < 300
+    assert "lite0" in text and "reassess models" in text
+
+
 def test_registry_lists_builtin_families():
     assert {"timm", "torchvision", "lite0", "lite1", "lite2"} <= set(model_families())
 

@@ -108,6 +108,9 @@ def test_lite0_on_samples_with_a_gallery(lite0_run, tmp_path):
     assert all(r.confidence is not None for r in run.mistakes.rows)
     figures = {f.key: f for f in run.figures}
     assert figures["reliability"].src
+    assert "Too few images to judge calibration: on 8 images a perfectly calibrated" in (
+        figures["reliability"].caption
+    )
     assert "median of 1 image" in figures["worst_classes"].reason
 
 
@@ -196,7 +199,7 @@ def test_an_analysis_summary_feeds_the_superclass_factor_and_ladder_parts(resnet
     assert ratios == pytest.approx(expected) and len(ratios) >= 10
     ladder = {step["key"]: step["value"] for step in summary["ladder"]}
     assert view.forgiven.value == pytest.approx(ladder["minor_forgiven"])
-    assert view.ladder[-1].title == "Minor errors forgiven"
+    assert [s.title for s in view.ladder] == [step["title"] for step in summary["ladder"]]
     # every mistake counted under the analysis' own category titles, in its order
     categories = {c["title"]: c for c in summary["categories"] if c["count"]}
     assert [title for title, _ in view.mistakes.categories] == list(categories)
@@ -241,3 +244,153 @@ def test_a_run_folder_written_by_a_newer_schema_is_refused(hostile_run, name):
     ) as caught:
         build_report([run], images=images)
     assert len(str(caught.value).splitlines()) == 1
+
+
+def test_reviewed_verdicts_show_next_to_the_automatic_category(hostile_run):
+    from reassess.labels.imagenet import imagenet_classes
+    from reassess.review.store import Review, ReviewStore
+    from tests.report.conftest import HOSTILE_FILE
+
+    run, images = hostile_run
+    wn = imagenet_classes().wnids
+    store = ReviewStore(run / "review.sqlite")
+    # the lawn mower (automatic: unexplained, major) is a major mistake to both reviewers
+    for who in ("alice", "bob"):
+        note = "<b>mower</b>, not a cat" if who == "bob" else ""
+        store.save(
+            Review(who, "n02123045/rotated.jpg", "major", "major", (wn[281],), (wn[281],), note)
+        )
+    # the gray tiger cat (automatic: fine-grained, minor) is no mistake to alice
+    store.save(Review("alice", "n02123045/gray.jpg", "not_a_mistake", None, (wn[282],), (wn[281],)))
+    store.save(Review("alice", "elsewhere/other.jpg", "problematic", None, (), ()))  # not a row
+    mistakes = build_report([run], images=images).runs[0].mistakes
+    assert mistakes.reviewed == 2 and mistakes.review_source == "review.sqlite"
+    assert mistakes.review_same_category == (1, 2)  # unexplained = major; fine-grained != fine
+    assert mistakes.review_same_mistake == (1, 2)
+    rows = {r.sample_id: r for r in mistakes.rows}
+    mower, gray = rows["n02123045/rotated.jpg"], rows["n02123045/gray.jpg"]
+    assert (mower.category, mower.review_verdict, mower.review_severity) == (
+        "Unexplained",
+        "Major mistake",
+        "major",
+    )
+    assert mower.reviewers == 2 and mower.review_note == "bob: <b>mower</b>, not a cat"
+    assert mower.review_agrees is True
+    assert (gray.category, gray.review_verdict, gray.review_agrees) == (
+        "Fine-grained",
+        "Not a mistake",
+        False,
+    )
+    assert rows[f"n02123045/{HOSTILE_FILE}"].review_verdict == ""
+    html = render_report(build_report([run], images=images))
+    assert "2 reviewed in review.sqlite" in html
+    assert "gives the automatic category to 1 of 2" in html
+    assert '<span class="chip sev-none">Not a mistake</span>' in html
+    assert "bob: &lt;b&gt;mower&lt;/b&gt;, not a cat" in html and "<b>mower</b>" not in html
+
+
+def test_a_report_without_or_with_an_unreadable_review_database(hostile_run):
+    run, images = hostile_run
+    mistakes = build_report([run], images=images).runs[0].mistakes
+    assert (mistakes.reviewed, mistakes.review_source) == (0, "")
+    assert "data-review" not in render_report(build_report([run], images=images))
+    (run / "review.sqlite").write_text("not a database")
+    mistakes = build_report([run], images=images).runs[0].mistakes
+    assert mistakes.reviewed == 0 and mistakes.total == 3
+    assert mistakes.review_source.startswith("reviews not shown: ")
+    assert "not a reassess review database" in mistakes.review_source
+
+
+def test_every_table_of_a_two_run_report_has_a_csv_download(resnet_run, lite0_run):
+    """Leaderboard, ladder, metrics and mistakes: each a data:text/csv link with its intervals."""
+    import base64
+    import csv
+    import io
+
+    view = build_report([resnet_run, lite0_run], max_mistakes=8)
+    text = base64.b64decode(view.leaderboard_csv.split(",", 1)[1]).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    by_run = {(r["model"], r["metric"]): r for r in rows}
+    for run in view.runs:
+        for card in run.cards:
+            row = by_run[(run.model, card.key)]
+            assert float(row["value"]) == pytest.approx(card.value) and int(row["n"]) == card.n
+            assert (float(row["lo"]), float(row["hi"])) == pytest.approx((card.lo, card.hi))
+    assert {"metrics", "ladder", "mistake_counts", "mistakes"} <= view.runs[1].downloads.keys()
+    html = render_report(view)
+    assert 'data-csv="leaderboard" href="data:text/csv;charset=utf-8;base64,' in html
+    assert html.count('class="csv"') >= 1 + 2 * 4
+
+
+# --- figures: downloads, support, grouping by test set, the testbed baseline ---------------------
+
+
+def _decoded(uri: str, kind: str) -> bytes:
+    import base64
+
+    prefix = f"data:image/{kind};base64,"
+    assert uri.startswith(prefix)
+    return base64.b64decode(uri.removeprefix(prefix))
+
+
+def test_every_drawn_figure_has_an_svg_and_a_png_download_named_by_run(resnet_run):
+    (run,) = build_report([resnet_run], max_mistakes=0).runs
+    drawn = [f for f in run.figures if f.src]
+    assert {f.key for f in drawn} == {"superclasses", "worst_classes"}
+    for fig in drawn:
+        assert b"<svg" in _decoded(fig.src, "svg+xml")
+        assert _decoded(fig.png, "png").startswith(b"\x89PNG\r\n\x1a\n")
+        assert fig.filename == f"{RunDir(resnet_run).path.name}-{fig.key}"
+    html = render_report(build_report([resnet_run], max_mistakes=0))
+    assert html.count('data-download="svg"') == html.count('data-download="png"') == 2
+    assert 'download="resnet50-worst_classes.png"' in html
+
+
+def test_superclasses_below_the_minimum_support_are_left_out_and_counted(hostile_run):
+    from reassess.report.figures import MIN_SUPERCLASS_SUPPORT, run_figures
+
+    run, _ = hostile_run
+    (view,) = build_report([run]).runs
+    figures = {f.key: f for f in view.figures}
+    assert figures["superclasses"].src is None  # 3 cats and 1 espresso: below 5 images each
+    assert f"fewer than {MIN_SUPERCLASS_SUPPORT} images" in figures["superclasses"].reason
+    analysis = {
+        "superclasses": [
+            {"name": "dog", "n": 1, "top1": {"value": 1.0, "ci95": [0.025, 1.0]}},
+            {"name": "bird", "n": 50, "top1": {"value": 0.8, "ci95": [0.66, 0.9]}},
+            {"name": "fish", "n": 4, "top1": {"value": 0.5, "ci95": [0.07, 0.93]}},
+        ]
+    }
+    dir_ = RunDir(run)
+    figures = {
+        f.key: f for f in run_figures(dir_, dir_.read_metrics(), analysis, None, None, 55, None)
+    }
+    assert figures["superclasses"].src
+    assert "2 superclass(es) with fewer than 5 images left out" in figures["superclasses"].caption
+
+
+def test_runs_on_different_test_sets_are_grouped_in_the_leaderboard_and_figures(
+    resnet_run, tmp_path
+):
+    from reassess.report.figures import data_groups
+
+    v2_a = store_run(tmp_path / "v2-resnet", "resnet50", "imagenetv2", v2_predictions(0.37, 1))
+    v2_b = store_run(tmp_path / "v2-other", "other-model", "imagenetv2", v2_predictions(0.45, 2))
+    view = build_report([v2_b, resnet_run, v2_a], max_mistakes=0)
+    groups = data_groups(view.runs)
+    assert [(title, [r.path for r in runs]) for title, runs in groups] == [
+        ("imagenetv2-matched-frequency (10,000 images)", [str(v2_b), str(v2_a)]),
+        ("imagenet-val (50,000 images)", [str(resnet_run)]),
+    ]
+    figures = {f.key: f for f in view.figures}
+    assert "one panel per test set (2)" in figures["vs_top1"].caption
+    svg = _decoded(figures["vs_top1"].src, "svg+xml").decode()
+    assert "imagenetv2-matched-frequency (10,000 images)" in svg and "imagenet-val (50" in svg
+    # the V2 scatter draws the testbed's baseline next to the paired runs
+    v2 = _decoded(figures["v2_vs_val"].src, "svg+xml").decode()
+    assert "testbed baseline, top-1 (logit fit, 1,209 standard models)" in v2
+    assert "solid line is the top-1 trend" in figures["v2_vs_val"].caption
+    html = render_report(view)
+    bodies = re.findall(r'<tbody data-group="([^"]+)">(.*?)</tbody>', html, flags=re.S)
+    assert [title for title, _ in bodies] == [title for title, _ in groups]
+    assert [body.count('<a href="#run-') for _, body in bodies] == [2, 1]

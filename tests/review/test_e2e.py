@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from typer.testing import CliRunner
 
 from reassess.cli.main import app
-from reassess.labels.expert import UnverifiedLabelsWarning, load_expert_multilabels
+from reassess.labels.expert import load_expert_multilabels
 from reassess.labels.imagenet import imagenet_classes
 from reassess.review.server import ReviewServer, open_review
 from reassess.runs import classify_run
@@ -110,7 +110,11 @@ def test_review_with_the_keyboard_restart_export_and_recompute(chromium, lite0_v
         page = s.page
         expect(page.locator("#progress-text")).to_have_text("0 / 4 reviewed")
         assert s.current() == val_name(236)
-        assert page.locator("#photo").evaluate("img => img.complete && img.naturalWidth") > 0
+        page.wait_for_function(  # the photo loads (not instantly on a busy machine)
+            "() => { const img = document.querySelector('#photo');"
+            " return img.complete && img.naturalWidth > 0; }",
+            timeout=15_000,
+        )
         # cat labelled goldfish: the model is right (n), the label is not (0), tabby and Egyptian
         # cat are valid too (their top-5 number keys)
         s.keys("n", "0")
@@ -195,8 +199,8 @@ def test_review_with_the_keyboard_restart_export_and_recompute(chromium, lite0_v
         app, ["review", "export", str(run_dir), "--db", str(db), "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    with pytest.warns(UnverifiedLabelsWarning):
-        labels = load_expert_multilabels(out, verify=False)
+    labels = load_expert_multilabels(out)  # a reviewed file: no checksum, no warning
+    assert labels.reviewed
     annots = json.loads(out.read_text())["initial_annots"]
     assert set(annots[val_name(236)]["correct"]) == {
         wnid("tiger cat"),
@@ -206,9 +210,7 @@ def test_review_with_the_keyboard_restart_export_and_recompute(chromium, lite0_v
     assert wnid("goldfish") in annots[val_name(236)]["wrong"]
     assert set(annots[val_name(293)]["correct"]) == {wnid("espresso"), wnid("coffee mug")}
     assert labels.imagenet_m == (val_name(559),)
-    result = runner.invoke(
-        app, ["metrics", str(run_dir), "--multilabel-file", str(out), "--no-verify", "--json"]
-    )
+    result = runner.invoke(app, ["metrics", str(run_dir), "--multilabel-file", str(out), "--json"])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout[result.stdout.index("{") :])
     # 4 reviewed images: the tiger cat and the espresso are now right, the other two still wrong

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 
-from reassess.labels.expert import UnverifiedLabelsWarning, load_expert_multilabels
+from reassess.labels.expert import REVIEW_KEY, load_expert_multilabels
 from reassess.labels.imagenet import imagenet_classes
+from reassess.labels.resources import file_sha256
 from reassess.review.export import consensus, export_labels
 from reassess.review.store import Review, ReviewStore
 from tests.conftest import FIXTURES
@@ -59,15 +61,20 @@ def test_export_loads_with_the_expert_loader(tmp_path):
     assert (summary.images, summary.reviews, summary.reviewers) == (3, 4, ["alice", "bob"])
     assert (summary.problematic, summary.major, summary.with_extra_labels) == (1, 1, 1)
     data = json.loads(out.read_text())
-    assert set(data) == {"initial_annots", "problematic_images", "imagenet_m"}
+    assert set(data) == {"initial_annots", "problematic_images", "imagenet_m", REVIEW_KEY}
+    assert data[REVIEW_KEY]["sample_ids"] == [VAL_A, VAL_B, VAL_C]
+    assert data[REVIEW_KEY]["reviewers"] == ["alice", "bob"]
     assert data["initial_annots"][VAL_A] == {
         "correct": [TIGER_CAT],
         "unclear": [TABBY],
         "wrong": [GOLDFISH],
     }
     assert data["imagenet_m"] == [VAL_C]
-    with pytest.warns(UnverifiedLabelsWarning):
-        labels = load_expert_multilabels(out, verify=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a reviewed file is not the published one: no warning
+        labels = load_expert_multilabels(out)  # verify=True: the checksum is the published file's
+    assert labels.reviewed and not labels.verified
+    assert labels.describe()["source"] == "reassess review export"
     assert labels.problematic == {VAL_B}
     accepted = labels.accepted().align([VAL_A, VAL_B, VAL_C])
     # problematic images drop out; VAL_A accepts tiger cat and (lenient) tabby
@@ -98,10 +105,11 @@ def test_merge_extends_the_expert_file_and_replaces_reviewed_images(tmp_path):
     assert data["imagenet_m"][-1] == VAL_C
     untouched = next(f for f in base["initial_annots"] if f != reviewed)
     assert data["initial_annots"][untouched] == base["initial_annots"][untouched]
-    with pytest.warns(UnverifiedLabelsWarning):
-        assert len(load_expert_multilabels(out, verify=False).sample_ids) == summary.images + (
-            summary.merged_images
-        )
+    assert data[REVIEW_KEY]["sample_ids"] == [reviewed, VAL_C]
+    assert data[REVIEW_KEY]["merged_from"]["sha256"] == file_sha256(DUMMY)
+    assert data[REVIEW_KEY]["merged_from"]["published"] is False
+    merged = load_expert_multilabels(out)
+    assert len(merged.sample_ids) == summary.images + summary.merged_images
 
 
 def test_export_errors_are_clear(tmp_path):
@@ -115,4 +123,46 @@ def test_export_errors_are_clear(tmp_path):
     not_schema.write_text('{"initial_annots": {}}')
     with pytest.raises(ValueError, match="missing key"):
         export_labels(store, tmp_path / "x.json", merge=not_schema)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_class_folder_ids_load_as_the_reviewed_runs_own_images(tmp_path):
+    store = ReviewStore(tmp_path / "r.sqlite")
+    cat, cup = "n02123045/chelsea.jpg", "967/coffee.jpg"
+    store.save(rev("alice", cat, "not_a_mistake", [TABBY, TIGER_CAT]))
+    store.save(rev("alice", cup, "major", [WN[967]], [WN[967], WN[968]]))
+    summary = export_labels(store, tmp_path / "folder.json")
+    assert (summary.images, summary.val_images, summary.run_images) == (2, 0, None)
+    labels = load_expert_multilabels(tmp_path / "folder.json")
+    assert labels.reviewed and labels.other_images == 0
+    accepted = labels.accepted().align([cup, "n04266014/rocket.jpg", cat])
+    assert accepted.annotated.tolist() == [True, False, True]
+    assert accepted.contains(np.array([968, 812, 282])).tolist() == [False, False, True]
+    assert labels.imagenet_m == (cup,)
+
+
+def test_export_for_a_run_records_it_and_refuses_reviews_of_other_images(tmp_path):
+    from reassess.store.predictions import Predictions
+    from tests.conftest import skimage_photo, store_run
+
+    photos = tmp_path / "photos"
+    (photos / "n02123045").mkdir(parents=True)
+    skimage_photo("chelsea").save(photos / "n02123045" / "chelsea.jpg", quality=85)
+    predictions = Predictions(
+        sample_ids=np.array(["n02123045/chelsea.jpg"], dtype=object),
+        labels=np.array([281], dtype=np.int32),
+        topk=np.array([[282, 281, 285, 287, 904]], dtype=np.int16),
+    )
+    run = store_run(tmp_path / "run", "hand-made", f"folder:{photos}", predictions)
+    store = ReviewStore(tmp_path / "r.sqlite")
+    store.save(rev("alice", "n02123045/chelsea.jpg", "not_a_mistake", [TABBY, TIGER_CAT]))
+    store.save(rev("alice", "n02123045/other.jpg", "not_a_mistake", [TABBY]))
+    summary = export_labels(store, tmp_path / "labels.json", run=run)
+    assert (summary.images, summary.run_images) == (2, 1)
+    review = json.loads((tmp_path / "labels.json").read_text())[REVIEW_KEY]
+    assert review["run"] == str(run.resolve()) and review["data"] == f"folder:{photos}"
+    other = ReviewStore(tmp_path / "other.sqlite")
+    other.save(rev("alice", VAL_A, "major", [GOLDFISH]))
+    with pytest.raises(ValueError, match="none of the 1 reviewed images"):
+        export_labels(other, tmp_path / "x.json", run=run)
     assert not (tmp_path / "x.json").exists()

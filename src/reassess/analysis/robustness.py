@@ -8,6 +8,11 @@ Robustness to Natural Distribution Shifts in Image Classification"; Miller et al
 ``acc_shift - T^-1(a T(acc_in) + b)``; its *relative robustness* against a base model is simply
 ``acc_shift - acc_shift(base)``.
 
+ImageNet-A is the exception: models below ResNet-50's accuracy sit near chance on it, so one line
+does not fit. The imagenet-testbed (Taori et al. 2020, Appendix; ``plotting/paper_imagenet_a.py``)
+fits two independent lines in logit space, one on the models below ResNet-50's ImageNet accuracy on
+ImageNet-A's 200 classes (91.86%) and one on those above; :func:`fit_piecewise` does the same.
+
 Everything here is a pure function of accuracies; the baseline's uncertainty is a bootstrap over
 testbed models (vectorised, seeded), and a run's interval also redraws its two accuracies from
 their binomial sampling distributions.
@@ -21,7 +26,10 @@ import numpy as np
 from scipy.special import expit, logit, ndtr, ndtri
 
 SPACES = ("logit", "probit")
+FITS = ("linear", "piecewise")
 DEFAULT_EPS = 1e-4
+#: imagenet-testbed's ImageNet-A pivot: ResNet-50's top-1 on val's images of ImageNet-A's classes
+IMAGENET_A_BREAKPOINT = 0.9186
 
 
 def transform(acc: np.ndarray | float, space: str = "logit", eps: float = DEFAULT_EPS):
@@ -75,6 +83,13 @@ class BaselineFit:
     boot_intercepts: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     seed: int = 0
 
+    kind = "linear"
+
+    @property
+    def n_bootstrap(self) -> int:
+        """Number of bootstrap replicates (0: the fit has none)."""
+        return int(self.boot_slopes.size)
+
     def predict(self, acc_in: np.ndarray | float) -> np.ndarray:
         """Expected shift accuracy of a model on the baseline, ``T^-1(a T(acc_in) + b)``."""
         z = self.slope * transform(acc_in, self.space, self.eps) + self.intercept
@@ -87,13 +102,14 @@ class BaselineFit:
         z = z + self.boot_intercepts.reshape((-1,) + (1,) * np.ndim(z_in))
         return inverse_transform(z, self.space)
 
+    def paired_replicates(self, acc_in: np.ndarray) -> np.ndarray:
+        """Replicate b of :meth:`predict` at ``acc_in[b]`` (one accuracy per replicate): shape (B,)."""
+        z = self.boot_slopes * transform(acc_in, self.space, self.eps) + self.boot_intercepts
+        return inverse_transform(z, self.space)
+
     def band(self, acc_in: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise bootstrap band (lower, upper) of the baseline at ``acc_in``."""
-        if self.boot_slopes.size == 0:
-            raise ValueError("this fit has no bootstrap replicates (n_bootstrap=0)")
-        reps = self.replicates(np.asarray(acc_in, dtype=np.float64))
-        alpha = (1.0 - level) / 2
-        return np.nanquantile(reps, alpha, axis=0), np.nanquantile(reps, 1 - alpha, axis=0)
+        return _band(self, acc_in, level)
 
     def interval(self, name: str, level: float = 0.95) -> tuple[float, float]:
         """Bootstrap percentile interval of ``slope`` or ``intercept``."""
@@ -103,6 +119,7 @@ class BaselineFit:
 
     def to_dict(self) -> dict:
         out = {
+            "fit": self.kind,
             "space": self.space,
             "slope": self.slope,
             "intercept": self.intercept,
@@ -118,6 +135,14 @@ class BaselineFit:
                 seed=self.seed,
             )
         return out
+
+
+def _band(fit, acc_in: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    if fit.n_bootstrap == 0:
+        raise ValueError("this fit has no bootstrap replicates (n_bootstrap=0)")
+    reps = fit.replicates(np.asarray(acc_in, dtype=np.float64))
+    alpha = (1.0 - level) / 2
+    return np.nanquantile(reps, alpha, axis=0), np.nanquantile(reps, 1 - alpha, axis=0)
 
 
 def fit_baseline(
@@ -181,6 +206,119 @@ def fit_baseline(
 
 
 @dataclass(frozen=True)
+class PiecewiseFit:
+    """Two independent baselines in T space: ``below`` for ``acc_in < breakpoint``, ``above`` beyond.
+
+    The two lines need not meet at the breakpoint (the imagenet-testbed draws them that way too).
+    Bootstrap replicate b of the fit is replicate b of each piece, each resampled over its own models.
+    """
+
+    below: BaselineFit
+    above: BaselineFit
+    breakpoint: float
+    r2: float
+
+    kind = "piecewise"
+
+    @property
+    def space(self) -> str:
+        return self.below.space
+
+    @property
+    def eps(self) -> float:
+        return self.below.eps
+
+    @property
+    def n_models(self) -> int:
+        return self.below.n_models + self.above.n_models
+
+    @property
+    def n_bootstrap(self) -> int:
+        return min(self.below.n_bootstrap, self.above.n_bootstrap)
+
+    def _pick(self, acc_in, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        return np.where(np.asarray(acc_in, dtype=np.float64) < self.breakpoint, low, high)
+
+    def predict(self, acc_in: np.ndarray | float) -> np.ndarray:
+        """Expected shift accuracy from the piece ``acc_in`` falls on."""
+        return self._pick(acc_in, self.below.predict(acc_in), self.above.predict(acc_in))
+
+    def replicates(self, acc_in: np.ndarray | float) -> np.ndarray:
+        """Bootstrap replicates of :meth:`predict`: shape (B, *acc_in.shape)."""
+        return self._pick(acc_in, self.below.replicates(acc_in), self.above.replicates(acc_in))
+
+    def paired_replicates(self, acc_in: np.ndarray) -> np.ndarray:
+        """Replicate b of :meth:`predict` at ``acc_in[b]``: a draw may fall on either piece."""
+        return self._pick(
+            acc_in, self.below.paired_replicates(acc_in), self.above.paired_replicates(acc_in)
+        )
+
+    def band(self, acc_in: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise bootstrap band (lower, upper) of the two-piece baseline at ``acc_in``."""
+        return _band(self, acc_in, level)
+
+    def to_dict(self) -> dict:
+        return {
+            "fit": self.kind,
+            "space": self.space,
+            "breakpoint": self.breakpoint,
+            "n_models": self.n_models,
+            "r2": self.r2,
+            "eps": self.eps,
+            "below": self.below.to_dict(),
+            "above": self.above.to_dict(),
+        }
+
+
+def fit_piecewise(
+    acc_in: np.ndarray,
+    acc_shift: np.ndarray,
+    *,
+    breakpoint: float = IMAGENET_A_BREAKPOINT,
+    space: str = "logit",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    eps: float = DEFAULT_EPS,
+) -> PiecewiseFit:
+    """Two linear baselines in T space, split at ``breakpoint`` of ImageNet accuracy.
+
+    The imagenet-testbed's fit for ImageNet-A (Taori et al. 2020): models below ResNet-50's
+    accuracy on ImageNet-A's classes (``breakpoint``, default 91.86%) sit near chance and get
+    their own line. Each piece is an ordinary :func:`fit_baseline` with its own bootstrap over its
+    models (seeds ``seed`` and ``seed + 1``); R^2 is that of the combined fit in T space.
+
+    Examples
+    --------
+    >>> x = np.array([0.80, 0.85, 0.88, 0.90, 0.93, 0.95, 0.97, 0.98])
+    >>> y = np.where(x < 0.9186, expit(0.2 * logit(x) - 3), expit(2 * logit(x) - 6))
+    >>> fit = fit_piecewise(x, y, n_bootstrap=0)
+    >>> round(fit.below.slope, 6), round(fit.above.slope, 6), fit.below.n_models
+    (0.2, 2.0, 4)
+    """
+    x = np.asarray(acc_in, dtype=np.float64)
+    y = np.asarray(acc_shift, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"need two equal-length vectors, got {x.shape} and {y.shape}")
+    if not 0 < breakpoint < 1:
+        raise ValueError(f"the breakpoint is an accuracy in (0, 1), got {breakpoint}")
+    low = x < breakpoint
+    for name, mask in (("below", low), ("at or above", ~low)):
+        if mask.sum() < 3:
+            raise ValueError(
+                f"need at least 3 models {name} the breakpoint {100 * breakpoint:.2f}% to fit "
+                f"each piece, got {int(mask.sum())}"
+            )
+    options = dict(space=space, n_bootstrap=n_bootstrap, eps=eps)
+    below = fit_baseline(x[low], y[low], seed=seed, **options)
+    above = fit_baseline(x[~low], y[~low], seed=seed + 1, **options)
+    zx, zy = transform(x, space, eps), transform(y, space, eps)
+    z_fit = np.where(low, below.slope * zx + below.intercept, above.slope * zx + above.intercept)
+    residual = zy - z_fit
+    r2 = 1.0 - float((residual**2).sum() / ((zy - zy.mean()) ** 2).sum())
+    return PiecewiseFit(below=below, above=above, breakpoint=float(breakpoint), r2=r2)
+
+
+@dataclass(frozen=True)
 class RobustnessEstimate:
     """A run's effective robustness (or relative robustness) with a 95% interval."""
 
@@ -207,7 +345,7 @@ def _binomial_draws(rng, acc: float, n: int | None, size: int) -> np.ndarray:
 
 
 def effective_robustness(
-    fit: BaselineFit,
+    fit: BaselineFit | PiecewiseFit,
     acc_in: float,
     acc_shift: float,
     *,
@@ -231,14 +369,13 @@ def effective_robustness(
     """
     expected = float(fit.predict(acc_in))
     value = acc_shift - expected
-    if fit.boot_slopes.size == 0:
+    if fit.n_bootstrap == 0:
         return RobustnessEstimate(acc_in, acc_shift, expected, value, (float("nan"),) * 2)
     rng = np.random.default_rng(seed)
-    b = fit.boot_slopes.size
+    b = fit.n_bootstrap
     draws_in = _binomial_draws(rng, acc_in, n_in, b)
     draws_shift = _binomial_draws(rng, acc_shift, n_shift, b)
-    z = fit.boot_slopes * transform(draws_in, fit.space, fit.eps) + fit.boot_intercepts
-    reps = draws_shift - inverse_transform(z, fit.space)
+    reps = draws_shift - fit.paired_replicates(draws_in)
     alpha = (1.0 - level) / 2
     ci = (float(np.nanquantile(reps, alpha)), float(np.nanquantile(reps, 1 - alpha)))
     return RobustnessEstimate(acc_in, acc_shift, expected, value, ci)

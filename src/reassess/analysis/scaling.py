@@ -5,8 +5,12 @@ comparing their scaling laws fitted over many scales is not (Cherti et al. 2023,
 scaling laws for contrastive language-image learning"; Nezhurina et al. 2025, "Scaling Laws for
 Robust Comparison of Open Foundation Language-Vision Models and Datasets"). For each family:
 
-1. keep the Pareto front: the points whose error is lower than that of every point with less
-   compute (the best achievable error at each budget);
+1. keep the Pareto front, the best achievable error at each budget. ``binned`` (the default, the
+   pipeline of Nezhurina et al. 2025): cut the scale axis into bins of equal width in log10
+   (``bins_per_decade``), keep each bin's lowest-error point, then keep the bins' points whose
+   error is below that of every cheaper bin's. ``all``: every point whose error is below that of
+   every point with less compute. Binning keeps a dense stretch of the scale axis (many runs at
+   nearly the same compute, each a hair better than the last) from dominating the fit;
 2. hold out the front points above a compute threshold (default: each family's largest one) to
    test extrapolation;
 3. fit ``E(C) = a (C + b)^c + d`` with a, b, d >= 0 and c <= 0 by bounded least squares
@@ -46,6 +50,56 @@ def pareto_front(x: np.ndarray, error: np.ndarray) -> np.ndarray:
             keep[i] = True
             best = error[i]
     return keep
+
+
+PARETO_METHODS = ("binned", "all")
+BINS_PER_DECADE = 5  # the paper's automatic count (log2(max/1500) edges) gives ~5 on its grid
+
+
+def binned_pareto_front(
+    x: np.ndarray, error: np.ndarray, *, bins_per_decade: float = BINS_PER_DECADE
+) -> np.ndarray:
+    """Mask of the binned Pareto front: each log10 bin's best point, kept if it beats cheaper bins.
+
+    Bin edges are at ``10**(k / bins_per_decade)`` for integer k, the same grid for every family
+    (Nezhurina et al. anchor theirs at each family's smallest x). Ties within a bin go to the
+    cheaper point.
+
+    Examples
+    --------
+    >>> x = np.array([1.0, 1.1, 1.2, 10.0, 11.0, 100.0])
+    >>> binned_pareto_front(x, np.array([0.9, 0.8, 0.85, 0.7, 0.5, 0.6]), bins_per_decade=1).tolist()
+    [False, True, False, False, True, False]
+    """
+    x, error = np.asarray(x, dtype=float), np.asarray(error, dtype=float)
+    if bins_per_decade <= 0:
+        raise ValueError(f"bins per decade must be positive, got {bins_per_decade}")
+    # a relative nudge keeps a value sitting on an edge (10**k) in its own bin despite rounding
+    bins = np.floor(np.log10(x) * bins_per_decade + 1e-9).astype(np.int64)
+    keep = np.zeros(len(x), dtype=bool)
+    best = np.inf
+    for b in np.unique(bins):  # ascending: cheaper bins first
+        members = np.flatnonzero(bins == b)
+        pick = members[np.lexsort((x[members], error[members]))[0]]
+        if error[pick] < best:
+            keep[pick] = True
+            best = error[pick]
+    return keep
+
+
+def front_mask(
+    x: np.ndarray,
+    error: np.ndarray,
+    *,
+    method: str = "binned",
+    bins_per_decade: float = BINS_PER_DECADE,
+) -> np.ndarray:
+    """The Pareto front by ``method``: ``binned`` (:func:`binned_pareto_front`) or ``all``."""
+    if method == "binned":
+        return binned_pareto_front(x, error, bins_per_decade=bins_per_decade)
+    if method == "all":
+        return pareto_front(x, error)
+    raise ValueError(f"Pareto method must be one of {', '.join(PARETO_METHODS)}, got {method!r}")
 
 
 @dataclass(frozen=True)
@@ -170,6 +224,8 @@ class FamilyFit:
     holdout_above: float
     boot: np.ndarray = field(repr=False)  # (B, 4) a, b, c, d in original units (NaN rows: failed)
     seed: int = 0
+    pareto: str = "binned"
+    bins_per_decade: float = BINS_PER_DECADE
 
     def predict(self, x) -> np.ndarray:
         return self.law.predict(x)
@@ -219,6 +275,8 @@ class FamilyFit:
             "floor_d": self.law.d,
             "floor_d_ci95": list(self.interval("d")) if valid else None,
             "points": int(len(self.x)),
+            "pareto": self.pareto,
+            "bins_per_decade": self.bins_per_decade if self.pareto == "binned" else None,
             "pareto_points": int(self.front.sum()),
             "fitted_points": int(self.fitted.sum()),
             "fit_rmse": float(np.sqrt(np.mean(fit_residual**2))),
@@ -238,6 +296,8 @@ def fit_family(
     holdout_above: float | None = None,
     n_bootstrap: int = 200,
     seed: int = 0,
+    pareto: str = "binned",
+    bins_per_decade: float = BINS_PER_DECADE,
     on_replicate: Callable[[], None] | None = None,
 ) -> FamilyFit:
     """Fit one family's scaling law on its Pareto front below ``holdout_above``.
@@ -251,6 +311,7 @@ def fit_family(
         largest-x front point; ``inf``: none).
     n_bootstrap : bootstrap refits over the fitted points (0: none).
     seed : seed of the bootstrap.
+    pareto, bins_per_decade : how the front is chosen (:func:`front_mask`).
 
     Returns
     -------
@@ -262,7 +323,7 @@ def fit_family(
     )
     if not (np.isfinite(x).all() and np.isfinite(error).all()):
         raise ValueError(f"{family}: scale and accuracy must be finite numbers")
-    front = pareto_front(x, error)
+    front = front_mask(x, error, method=pareto, bins_per_decade=bins_per_decade)
     if holdout_above is None:
         holdout_above = float(np.nextafter(x[front].max(), -np.inf))
     fitted = front & (x <= holdout_above)
@@ -300,58 +361,100 @@ def fit_family(
         holdout_above=holdout_above,
         boot=boot,
         seed=seed,
+        pareto=pareto,
+        bins_per_decade=bins_per_decade,
     )
 
 
-def _crossings_of(f, g, lo: float, hi: float, points: int = 400) -> list[float]:
+def _crossings_of(f, g, lo: float, hi: float, points: int = 400) -> list[tuple[float, int]]:
+    """Each x in [lo, hi] where f - g changes sign, with the sign of f - g just after it."""
     grid = np.logspace(np.log10(lo), np.log10(hi), points)
     diff = f(grid) - g(grid)
     found = []
     for i in np.flatnonzero(np.sign(diff[:-1]) * np.sign(diff[1:]) < 0):
         t = brentq(lambda t: float(f(10**t) - g(10**t)), np.log10(grid[i]), np.log10(grid[i + 1]))
-        found.append(float(10**t))
+        found.append((float(10**t), int(np.sign(diff[i + 1]))))
     return found
 
 
-def crossings(first: FamilyFit, second: FamilyFit, lo: float, hi: float) -> dict:
-    """Where the two fitted curves cross in [lo, hi], with a bootstrap interval of the crossing.
+def _matched_replicates(
+    estimates: list[tuple[float, int]], replicate: list[tuple[float, int]]
+) -> list[float]:
+    """One replicate's value of each estimated crossing (NaN: it has no matching crossing).
 
-    Replicate i pairs the i-th bootstrap law of each family; the interval is of each
-    replicate's last crossing (the one that decides which family is better at scale), over the
-    replicates that cross in the range, and ``share_crossing`` says how many do.
+    Each replicate crossing goes to the nearest estimated crossing (in log x) with the same
+    direction (the same family better after it); an estimated crossing takes the nearest of the
+    replicate crossings it received. A replicate that crosses once thus informs one crossing, not
+    all of them, and never one where the other family takes the lead.
     """
-    points = _crossings_of(first.predict, second.predict, lo, hi)
-    reps = []
-    n = min(len(first.boot), len(second.boot))
-    for i in range(n):
-        p, q = first.boot[i], second.boot[i]
-        if not (np.isfinite(p).all() and np.isfinite(q).all()):
+    values = [np.nan] * len(estimates)
+    logs = np.log10([x for x, _ in estimates])
+    for x, direction in replicate:
+        same = [k for k, (_, d) in enumerate(estimates) if d == direction]
+        if not same:
             continue
-        lp, lq = PowerLaw(*p), PowerLaw(*q)
-        found = _crossings_of(lp.predict, lq.predict, lo, hi, points=120)
-        reps.append(found[-1] if found else np.nan)  # the last crossing decides who wins at scale
-    reps = np.array(reps, dtype=float)
-    crossing_reps = reps[np.isfinite(reps)]
+        k = min(same, key=lambda k: abs(logs[k] - np.log10(x)))
+        if np.isnan(values[k]) or abs(np.log10(x) - logs[k]) < abs(np.log10(values[k]) - logs[k]):
+            values[k] = x
+    return values
+
+
+def crossings(first: FamilyFit, second: FamilyFit, lo: float, hi: float) -> dict:
+    """Where the two fitted curves cross in [lo, hi], each crossing with its bootstrap interval.
+
+    Replicate i pairs the i-th bootstrap law of each family. Each printed crossing's interval is
+    over the replicates' matching crossing (:func:`_matched_replicates`): the same crossing, not
+    the replicates' last one, which for curves that cross several times is another crossing.
+    ``share`` is the fraction of replicates that have it. A percentile interval can still miss
+    its point estimate (a skewed or unstable bootstrap); ``estimate_in_ci`` says so, and the
+    CLI prints it. ``crossing_ci95`` and ``share_crossing`` are those of the last crossing,
+    the one that decides which family is better at scale.
+    """
+    found = _crossings_of(first.predict, second.predict, lo, hi)
+    n = min(len(first.boot), len(second.boot))
+    replicates = [
+        _crossings_of(PowerLaw(*first.boot[i]).predict, PowerLaw(*second.boot[i]).predict, lo, hi)
+        for i in range(n)
+        if np.isfinite(first.boot[i]).all() and np.isfinite(second.boot[i]).all()
+    ]
+    reps = np.array(
+        [_matched_replicates(found, r) if found else [] for r in replicates], dtype=float
+    ).reshape(len(replicates), len(found))
+    details = []
+    for k, (x, direction) in enumerate(found):
+        values = reps[:, k][np.isfinite(reps[:, k])]
+        ci = (
+            [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))]
+            if len(values) >= 10
+            else None
+        )
+        details.append(
+            {
+                "x": x,
+                "ci95": ci,
+                "share": float(len(values) / len(reps)) if len(reps) else None,
+                "better_after": second.family if direction > 0 else first.family,
+                "estimate_in_ci": None if ci is None else bool(ci[0] <= x <= ci[1]),
+            }
+        )
     result = {
         "families": [first.family, second.family],
         "range": [lo, hi],
-        "crossings": points,
-        "share_crossing": float(len(crossing_reps) / len(reps)) if len(reps) else None,
-        "crossing_ci95": (
-            [float(np.quantile(crossing_reps, 0.025)), float(np.quantile(crossing_reps, 0.975))]
-            if len(crossing_reps) >= 10
-            else None
-        ),
+        "crossings": [x for x, _ in found],
+        "crossing_details": details,
+        "n_replicates": int(len(reps)),
+        "share_crossing": details[-1]["share"] if details else None,
+        "crossing_ci95": details[-1]["ci95"] if details else None,
     }
-    if points:
-        beyond = points[-1] * 10
-        better = first.family if first.predict(beyond) < second.predict(beyond) else second.family
-        result["better_beyond_last_crossing"] = better
+    if details:
+        result["better_beyond_last_crossing"] = details[-1]["better_after"]
     else:
         mid = float(np.sqrt(lo * hi))
         result["better_throughout"] = (
             first.family if first.predict(mid) < second.predict(mid) else second.family
         )
+        if replicates:
+            result["share_crossing"] = float(np.mean([bool(r) for r in replicates]))
     return result
 
 
@@ -394,13 +497,16 @@ def compare_families(
     n_bootstrap: int = 200,
     seed: int = 0,
     crossing_range: tuple[float, float] | None = None,
+    pareto: str = "binned",
+    bins_per_decade: float = BINS_PER_DECADE,
     on_replicate: Callable[[], None] | None = None,
 ) -> Comparison:
     """Fit every family and compare them: exponents, floors, crossings, predictions at a target.
 
     ``families`` maps a name to (x, accuracy, model names); accuracies are fractions. Family i
     is bootstrapped with seed ``seed + i``. Crossings are searched from the smallest x to 1,000
-    times the largest x of the data unless ``crossing_range`` is given. ``on_replicate`` is
+    times the largest x of the data unless ``crossing_range`` is given. ``pareto`` and
+    ``bins_per_decade`` choose each family's front (:func:`front_mask`). ``on_replicate`` is
     called after each bootstrap refit (for a progress bar).
     """
     fits: dict[str, FamilyFit] = {}
@@ -413,6 +519,8 @@ def compare_families(
             holdout_above=holdout_above,
             n_bootstrap=n_bootstrap,
             seed=seed + i,
+            pareto=pareto,
+            bins_per_decade=bins_per_decade,
             on_replicate=on_replicate,
         )
     all_x = np.concatenate([f.x for f in fits.values()])

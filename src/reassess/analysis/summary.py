@@ -91,6 +91,27 @@ def _proportion(hits: np.ndarray) -> dict[str, Any]:
     return Proportion.from_hits(hits).to_dict()
 
 
+#: Keys and titles of the ladder's fixed rungs (the set rungs are ``{set}_top1``, "{title} top-1").
+LADDER_TOP1, LADDER_NOT_A_MISTAKE, LADDER_MINOR = "top1", "not_a_mistake_forgiven", "minor_forgiven"
+LADDER_TITLES = {
+    LADDER_TOP1: "Top-1 (original labels)",
+    LADDER_NOT_A_MISTAKE: "Top-1, 'not a mistake' forgiven",
+    LADDER_MINOR: "Top-1, minor mistakes forgiven",
+}
+
+
+def ladder_changes(ladder: list[dict[str, Any]]) -> list[float | None]:
+    """Each rung's change from the rung before, as a fraction (None for the first rung).
+
+    The one place the terminal (``reassess analyze``) and the HTML report take the steps from.
+
+    >>> ladder_changes([{"value": 0.5}, {"value": 0.75}, {"value": 0.625}])
+    [None, 0.25, -0.125]
+    """
+    values = [float(rung["value"]) for rung in ladder]
+    return [None if i == 0 else v - values[i - 1] for i, v in enumerate(values)]
+
+
 def accuracy_ladder(
     mistakes: Mistakes,
     labels: np.ndarray,
@@ -115,7 +136,13 @@ def accuracy_ladder(
     not_a_mistake[rows[mistakes.category == "not_a_mistake"]] = True
     minor = np.zeros(len(labels), dtype=bool)
     minor[rows[np.isin(mistakes.severity, FORGIVEN_SEVERITIES)]] = True
-    ladder = [{"key": "top1", "title": "Top-1 (original labels)", **_proportion(correct[labelled])}]
+    ladder = [
+        {
+            "key": LADDER_TOP1,
+            "title": LADDER_TITLES[LADDER_TOP1],
+            **_proportion(correct[labelled]),
+        }
+    ]
     for name, sets in [*(label_sets or {}).items(), *([("expert", expert)] if expert else [])]:
         hits = set_hits(predictions[:, None], sets, k=1)
         if sets.evaluable.any():
@@ -128,15 +155,15 @@ def accuracy_ladder(
             )
     ladder.append(
         {
-            "key": "not_a_mistake_forgiven",
-            "title": "Top-1, 'not a mistake' forgiven",
+            "key": LADDER_NOT_A_MISTAKE,
+            "title": LADDER_TITLES[LADDER_NOT_A_MISTAKE],
             **_proportion((correct | not_a_mistake)[labelled]),
         }
     )
     ladder.append(
         {
-            "key": "minor_forgiven",
-            "title": "Top-1, minor mistakes forgiven",
+            "key": LADDER_MINOR,
+            "title": LADDER_TITLES[LADDER_MINOR],
             **_proportion((correct | minor)[labelled]),
         }
     )

@@ -1,5 +1,8 @@
 """The reference testbed: timm's published accuracies of ~1,550 ImageNet models on six test sets.
 
+``--shift real`` compares ReaL with ImageNet top-1 on the same val images (``real`` vs
+``imagenet``); ObjectNet has no column, as timm publishes no ObjectNet results.
+
 ``labels/data/timm_testbed.csv.gz`` is built by ``scripts/build_testbed.py`` from the result CSVs
 of huggingface/pytorch-image-models (``results/``, Apache-2.0): one row per (model, image size)
 with top-1 (percent) on ImageNet val, ReaL, ImageNetV2 MatchedFrequency, ImageNet-Sketch,
@@ -89,18 +92,34 @@ INTERVENTION_TAGS = frozenset({"adv", "ens", "ap", "am"})
 
 @dataclass(frozen=True)
 class Shift:
-    """A distribution shift the testbed covers: where acc_in and acc_shift come from."""
+    """A test set robustness is measured on: where acc_in and acc_shift come from.
+
+    ``in_column``/``shift_column`` name the testbed columns of the baseline (None: the testbed has
+    no results for it). ``family`` is the reassess data spec family of the user's shift run;
+    ``val_metric`` is set instead when the shift accuracy is a metric of the imagenet-val run
+    itself (ReaL). ``fit`` is the default baseline: ``linear`` or ``piecewise`` (ImageNet-A).
+    """
 
     name: str
     title: str
-    in_column: str
-    shift_column: str
+    in_column: str | None
+    shift_column: str | None
     in_title: str
+    family: str | None = None
+    val_metric: str | None = None
+    fit: str = "linear"
 
     @property
     def dataset_family(self) -> str:
         """The reassess data spec family of the shifted test set."""
-        return self.name
+        if self.val_metric is not None:
+            return "imagenet-val"
+        return self.family or self.name
+
+    @property
+    def in_testbed(self) -> bool:
+        """Whether the testbed has both accuracies, i.e. whether a baseline can be fitted."""
+        return self.in_column is not None and self.shift_column is not None
 
 
 SHIFTS = {
@@ -114,6 +133,7 @@ SHIFTS = {
             "imagenet_a_clean",
             "imagenet_a",
             "ImageNet (ImageNet-A's 200 classes)",
+            fit="piecewise",
         ),
         Shift(
             "imagenet-r",
@@ -122,6 +142,9 @@ SHIFTS = {
             "imagenet_r",
             "ImageNet (ImageNet-R's 200 classes)",
         ),
+        Shift("real", "ImageNet ReaL", "imagenet", "real", "ImageNet", val_metric="real_top1"),
+        # timm publishes no ObjectNet results: runs are paired and scored, without a baseline
+        Shift("objectnet", "ObjectNet", None, None, "ImageNet (ObjectNet's 113 classes)"),
     )
 }
 
@@ -183,6 +206,8 @@ class Testbed:
         if selection not in ("standard", "all"):
             raise ValueError(f"selection must be 'standard' or 'all', got {selection!r}")
         s = SHIFTS[shift]
+        if s.in_column is None or s.shift_column is None:
+            raise ValueError(f"the testbed (timm's results) has no {s.title} results")
         x, y = self.accuracy[s.in_column], self.accuracy[s.shift_column]
         keep = np.isfinite(x) & np.isfinite(y)
         if selection == "standard":

@@ -13,6 +13,8 @@ from reassess.runs.errors import Interrupted, RunError
 app = typer.Typer(
     name="reassess",
     help="How good is your image classifier really? ImageNet evaluation beyond single labels.",
+    epilog="Example: reassess eval --model timm:resnet50.a1_in1k --data imagenet-val:/data/val "
+    "--out runs/r50 && reassess analyze runs/r50 && reassess report runs/r50 --out report.html",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

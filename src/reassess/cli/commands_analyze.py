@@ -119,11 +119,20 @@ def print_analysis(result: dict[str, Any], top: int) -> None:
             f"{atypical['annotated']:,} annotated mistakes"
         )
 
+    from reassess.analysis.summary import ladder_changes
+
     ladder = Table(title="Accuracy ladder", title_justify="left")
-    for col, justify in [("", "left"), ("value", "right"), ("95% CI", "right"), ("n", "right")]:
+    columns = [("", "left"), ("value", "right"), ("95% CI", "right"), ("n", "right")]
+    for col, justify in [*columns, ("change", "right")]:
         ladder.add_column(col, justify=justify)
-    for step in result["ladder"]:
-        ladder.add_row(step["title"], _pct(step["value"]), _ci(step), f"{step['n']:,}")
+    for step, change in zip(result["ladder"], ladder_changes(result["ladder"]), strict=True):
+        ladder.add_row(
+            step["title"],
+            _pct(step["value"]),
+            _ci(step),
+            f"{step['n']:,}",
+            "" if change is None else f"{100 * change:+.2f} pp",
+        )
     console.print(ladder)
 
     pairs = Table(title=f"Most confused class pairs (top {top})", title_justify="left")

@@ -12,6 +12,7 @@ from rich.table import Table
 from reassess.cli.app import app, console
 from reassess.cli.commands_metrics import load_expert_option
 from reassess.cli.options import MultilabelFile, VerifyExpertFile
+from reassess.metrics.compare import p_value_text
 from reassess.metrics.titles import metric_title
 from reassess.runs import compare_runs, shared_expert_file
 from reassess.store.run import RunDir
@@ -35,8 +36,9 @@ def _verdict(low: float, high: float) -> str:
     return "not significant"
 
 
-def _p_value(p: float) -> str:
-    return "p<0.0001" if p < 1e-4 else f"p={p:.2g}"
+def _p_value(mcnemar: dict[str, Any]) -> str:
+    """McNemar's p for the table: ``p = 2.3e-45``, or ``p = 10^-2094.5`` once it underflows."""
+    return p_value_text(mcnemar["p_value"], mcnemar.get("log10_p"))
 
 
 def comparison_table(result: dict[str, Any]) -> Table:
@@ -61,14 +63,14 @@ def comparison_table(result: dict[str, Any]) -> Table:
             f"{100 * entry['b']['value']:.2f}%",
             f"[{colors[verdict]}]{100 * entry['difference']:+.2f}[/]\n"
             f"[dim]{100 * lo:+.2f} to {100 * hi:+.2f}[/]\n{verdict}",
-            f"{mcnemar['a_only']:,} / {mcnemar['b_only']:,}\n{_p_value(mcnemar['p_value'])}"
+            f"{mcnemar['a_only']:,} / {mcnemar['b_only']:,}\n{_p_value(mcnemar)}"
             if mcnemar
             else "-",
         )
     return table
 
 
-@app.command("compare")
+@app.command("compare", epilog="Example: reassess compare runs/convnext runs/resnet50 --json")
 def compare_command(
     run_a: Annotated[Path, typer.Argument(help="Run folder A")],
     run_b: Annotated[Path, typer.Argument(help="Run folder B (same data and labels as A)")],
@@ -102,7 +104,8 @@ def compare_command(
     console.print(
         f"[dim]{result['num_samples']:,} images. A - B in percentage points with its paired "
         f"bootstrap 95% CI ({result['bootstrap']['resamples']:,} resamples); a verdict needs the "
-        "CI to exclude 0. McNemar: images only A / only B gets right, exact two-sided p.[/]"
+        "CI to exclude 0. McNemar: images only A / only B gets right, exact two-sided p, "
+        "written 10^x below 1e-300.[/]"
     )
     for key, reason in result["skipped"].items():
         console.print(f"  [dim]skipped {metric_title(key)}: {reason}[/]")

@@ -10,6 +10,8 @@ import typer
 from reassess.cli.app import app, console, err_console
 from reassess.cli.common import print_metrics
 from reassess.cli.options import (
+    Amp,
+    AmpDtype,
     BatchSize,
     CropPct,
     Device,
@@ -23,12 +25,18 @@ from reassess.cli.options import (
     Std,
     TopK,
     UseCache,
+    Workers,
+    inference_precision,
     preprocessing_overrides,
 )
 from reassess.runs.evaluate import evaluate, import_run
 
 
-@app.command("eval")
+@app.command(
+    "eval",
+    epilog="Example: reassess eval --model timm:convnext_tiny.fb_in1k "
+    "--data imagenet-val:/data/imagenet/val --out runs/convnext -b 128 -j 8 --amp",
+)
 def eval_command(
     model: Annotated[
         str,
@@ -39,19 +47,23 @@ def eval_command(
     ],
     data: Annotated[
         str,
-        typer.Option(help="Data spec: imagenet-val:PATH, imagenetv2:PATH, folder:PATH, samples"),
+        typer.Option(
+            help="Data spec: imagenet-val:PATH, imagenetv2:PATH (also imagenetv2-threshold-0.7:, "
+            "imagenetv2-top-images:), folder:PATH, imagenet-a:PATH, imagenet-r:PATH, "
+            "imagenet-sketch:PATH, objectnet:PATH, or samples (built-in photos)"
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Run folder to create or resume")],
     batch_size: BatchSize = 64,
-    workers: Annotated[
-        int | None, typer.Option(help="Decoding worker processes (default: CPU count, max 8)")
-    ] = None,
+    workers: Workers = None,
     device: Device = "auto",
     topk: TopK = 5,
     keep_logits: KeepLogits = False,
     threads: Annotated[int | None, typer.Option(help="Torch intra-op threads")] = None,
     cache: UseCache = True,
     precision: Precision = "fp32",
+    amp: Amp = False,
+    amp_dtype: AmpDtype = None,
     compile_model: Annotated[
         bool, typer.Option("--compile", help="torch.compile the model first")
     ] = False,
@@ -93,7 +105,7 @@ def eval_command(
         keep_logits=keep_logits,
         threads=threads,
         cache=cache,
-        precision=precision,
+        precision=inference_precision(precision, amp, amp_dtype, device),
         compile=compile_model,
         progress=progress and not json_output,
         flush_seconds=flush_seconds,
@@ -128,7 +140,9 @@ def _show(metrics: dict[str, Any], title: str, out: Path, json_output: bool) -> 
         console.print(f"run folder: [bold]{out}[/]")
 
 
-@app.command("import")
+@app.command(
+    "import", epilog="Example: reassess import my_preds.csv --data imagenet-val --out runs/mine"
+)
 def import_command(
     predictions_file: Annotated[Path, typer.Argument(help=".npy, .csv or .parquet predictions")],
     data: Annotated[

@@ -33,7 +33,11 @@ def load_expert_option(path: Path | None, *, verify: bool, quiet: bool = False) 
     return expert
 
 
-@app.command("metrics")
+@app.command(
+    "metrics",
+    epilog="Example: reassess metrics runs/convnext --multilabel-file human_accuracy_v3.0.0.json "
+    "--json",
+)
 def metrics_command(
     run_dir: Annotated[Path, typer.Argument(help="A run folder made by eval or import")],
     multilabel_file: MultilabelFile = None,

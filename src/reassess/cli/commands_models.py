@@ -63,7 +63,7 @@ def family_names(family: str, pattern: str | None = None) -> list[str]:
     return [f"{family}:{n}" for n in names]
 
 
-@app.command("models")
+@app.command("models", epilog="Example: reassess models timm --filter convnext")
 def models_command(
     family: Annotated[
         str | None,
@@ -72,20 +72,41 @@ def models_command(
     filter: Annotated[
         str | None, typer.Option("--filter", help="Only names matching this text or glob")
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the families, or one family's names, as JSON")
+    ] = False,
 ) -> None:
     """List the model specs `reassess eval --model` accepts, with examples."""
+    import json
+
     from rich.table import Table
 
     from reassess.models.registry import model_families
+    from reassess.suggest import unknown_name_message
 
     families = model_families()
     if family is not None:
         if family not in families:
-            raise UserError(f"unknown model family {family!r}; known: {', '.join(families)}")
+            raise UserError(unknown_name_message("model family", family, families))
         names = family_names(family, filter)
+        if json_output:
+            typer.echo(json.dumps(names, indent=2))
+            return
         for name in names:
             typer.echo(name)
         console.print(f"{len(names)} {family} specs", style="dim")
+        return
+    if json_output:
+        listing = [
+            {
+                "family": f.name,
+                "help": f.help,
+                "examples": list(f.examples),
+                "options": list(f.options),
+            }
+            for f in families.values()
+        ]
+        typer.echo(json.dumps(listing, indent=2))
         return
     table = Table(title="Model specs for `reassess eval --model`")
     table.add_column("family", no_wrap=True)

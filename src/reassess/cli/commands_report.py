@@ -60,7 +60,11 @@ def make_report(
     return out
 
 
-@app.command("report")
+@app.command(
+    "report",
+    epilog="Example: reassess report runs/convnext runs/resnet50 --out report.html "
+    "--images /data/imagenet/val",
+)
 def report_command(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to report on")],
     out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),

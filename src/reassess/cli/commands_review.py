@@ -43,13 +43,13 @@ DbOption = Annotated[
 
 
 def _db_path(run_dir: Path | None, db: Path | None) -> Path:
-    from reassess.review.server import default_db
+    from reassess.review.store import run_review_db
 
     if db is not None:
         return db
     if run_dir is None:
         raise UserError("give a run folder or --db PATH (the review database)")
-    return default_db(run_dir)
+    return run_review_db(run_dir)
 
 
 def _existing_store(run_dir: Path | None, db: Path | None):
@@ -61,7 +61,9 @@ def _existing_store(run_dir: Path | None, db: Path | None):
     return ReviewStore(path)
 
 
-@review_app.command("serve")
+@review_app.command(
+    "serve", epilog="Example: reassess review runs/convnext --images /data/imagenet/val"
+)
 def serve_command(
     run_dirs: Annotated[
         list[Path], typer.Argument(help="Run folder(s) whose mistakes to review (same dataset)")
@@ -117,7 +119,9 @@ def serve_command(
         server.stop()
 
 
-@review_app.command("export")
+@review_app.command(
+    "export", epilog="Example: reassess review export runs/convnext --out reviewed.json"
+)
 def export_command(
     out: Annotated[Path, typer.Option(help="JSON file to write (expert multi-label schema)")],
     run_dir: Annotated[
@@ -136,7 +140,10 @@ def export_command(
     from reassess.review.export import export_labels
 
     store = _existing_store(run_dir, db)
-    summary = export_labels(store, out, reviewers=reviewer or None, merge=merge)
+    try:
+        summary = export_labels(store, out, reviewers=reviewer or None, merge=merge, run=run_dir)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     console.print(
         f"wrote {summary.path}: {summary.images:,} reviewed images ({summary.reviews:,} reviews by "
         f"{', '.join(summary.reviewers)}); {summary.with_extra_labels:,} with more than one valid "
@@ -144,21 +151,21 @@ def export_command(
         + (f"; {summary.merged_images:,} images kept from {merge}" if merge else ""),
         highlight=False,
     )
-    if summary.val_images:
-        target = run_dir if run_dir is not None else "RUNDIR"
+    if summary.run_images is not None and summary.run_images < summary.images:
         console.print(
-            f"recompute accuracy: reassess metrics {target} --multilabel-file {summary.path} "
-            "--no-verify",
+            f"[yellow]note[/]: {summary.images - summary.run_images:,} reviewed images are not "
+            f"images of {run_dir} (the database also reviews other runs' images)",
             highlight=False,
         )
-    else:
-        console.print(
-            "[yellow]note[/]: no ILSVRC2012_val_* images in it; --multilabel-file reads only "
-            "ImageNet val file names"
-        )
+    target = run_dir if run_dir is not None else "RUNDIR"
+    console.print(
+        f"recompute accuracy with the reviewed labels: reassess metrics {target} "
+        f"--multilabel-file {summary.path}",
+        highlight=False,
+    )
 
 
-@review_app.command("stats")
+@review_app.command("stats", epilog="Example: reassess review stats runs/convnext --json")
 def stats_command(
     run_dir: Annotated[Path | None, typer.Argument(help="Run folder")] = None,
     db: DbOption = None,

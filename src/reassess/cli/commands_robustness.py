@@ -10,7 +10,8 @@ For ImageNet-A/-R the in-distribution accuracy is the val run's top-1 on the shi
 with predictions restricted to them (what timm's ``-clean`` results and the testbed use). With no
 run folders the command prints the baseline fitted on the testbed alone.
 
-``reassess scaling RESULTS.csv`` fits a scaling law per family (see reassess.analysis.scaling).
+``reassess scaling RESULTS.csv`` fits a scaling law per family on one task (``--task``/``--metric``
+or ``--per-task`` for a long-format CSV of many; see reassess.analysis.scaling).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import typer
 from rich.table import Table
 
 from reassess.cli.app import UserError, app, console
-from reassess.runs.robustness import SHIFT_HELP, robustness_report
-from reassess.runs.scaling import read_results
+from reassess.runs.robustness import FIT_HELP, SHIFT_HELP, robustness_report
+from reassess.runs.scaling import read_results_table
 
 SeedOption = Annotated[int, typer.Option(help="Seed of the bootstrap")]
 PlotOption = Annotated[Path | None, typer.Option(help="Write the plot here (.png, .svg, .pdf)")]
@@ -50,7 +51,11 @@ def _ci_pct(ci) -> str:
 # --- robustness ---------------------------------------------------------------------------------
 
 
-@app.command("robustness")
+@app.command(
+    "robustness",
+    epilog="Example: reassess robustness runs/mymodel-val runs/mymodel-v2 --shift imagenetv2 "
+    "--plot er.png",
+)
 def robustness_command(
     run_dirs: Annotated[
         list[Path] | None,
@@ -58,6 +63,14 @@ def robustness_command(
     ] = None,
     shift: Annotated[str, typer.Option(help=f"Shifted test set: {SHIFT_HELP}")] = "imagenetv2",
     space: Annotated[str, typer.Option(help="Fit space: logit or probit")] = "logit",
+    fit_kind: Annotated[str, typer.Option("--fit", help=f"Baseline: {FIT_HELP}")] = "auto",
+    breakpoint: Annotated[
+        float | None,
+        typer.Option(
+            help="Piecewise fit: ImageNet accuracy (0-1) splitting the two lines "
+            "(default 0.9186, ResNet-50 on ImageNet-A's classes, as the imagenet-testbed)"
+        ),
+    ] = None,
     testbed_models: Annotated[
         str, typer.Option("--testbed", help="Baseline models: standard (ImageNet-1k only) or all")
     ] = "standard",
@@ -70,7 +83,16 @@ def robustness_command(
     plot: PlotOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Effective robustness of your models against the baseline of standard ImageNet models."""
+    """Effective robustness of your models against the baseline of standard ImageNet models.
+
+    Effective robustness is acc_shift minus the accuracy the baseline expects at the model's acc_in, with a 95% bootstrap interval; --plot draws your runs with 95% Clopper-Pearson error bars.
+
+    --shift real: the baseline is the testbed's ReaL top-1 against its ImageNet top-1, and a model is its imagenet-val run alone (acc_in its top-1, acc_shift its ReaL top-1 from metrics.json), so the figure is how much more ReaL accuracy than expected.
+
+    --shift imagenet-a fits two lines in logit space by default, below and above ResNet-50's 91.86% on ImageNet-A's classes, as the imagenet-testbed does (--fit linear: one line).
+
+    --shift objectnet pairs each ObjectNet run with its val run scored on ObjectNet's 113 classes, without a baseline: timm publishes no ObjectNet results.
+    """
     from reassess.report.robustness_figures import plot_effective_robustness, save_figure
 
     if testbed_models not in ("standard", "all"):
@@ -83,12 +105,21 @@ def robustness_command(
         base=base,
         n_bootstrap=bootstrap,
         seed=seed,
+        fit=fit_kind,
+        breakpoint=breakpoint,
     )
+    if plot is not None and fit is None:
+        raise UserError(
+            f"--plot needs a baseline; the timm testbed has no {report['shift_title']} results"
+        )
     if plot is not None:
         figure = plot_effective_robustness(
             fit,
             reference,
-            [(r["model"], r["acc_in"], r["acc_shift"]) for r in report["runs"]],
+            [
+                (r["model"], r["acc_in"], r["acc_shift"], r["n_in"], r["n_shift"])
+                for r in report["runs"]
+            ],
             shift_title=report["shift_title"],
             in_title=report["in_distribution"],
             others=others,
@@ -101,27 +132,61 @@ def robustness_command(
     _print_robustness(report)
 
 
-def _print_robustness(report: dict[str, Any]) -> None:
+def _equation(t: str, b: dict[str, Any]) -> str:
+    sign = "+" if b["intercept"] >= 0 else "-"
+    line = f"{t}(shift) = {b['slope']:.4f} {t}(ImageNet) {sign} {abs(b['intercept']):.4f}"
+    if "slope_ci95" in b:
+        line += (
+            f"   slope 95% CI [{b['slope_ci95'][0]:.4f}, {b['slope_ci95'][1]:.4f}], intercept "
+            f"[{b['intercept_ci95'][0]:.4f}, {b['intercept_ci95'][1]:.4f}]"
+        )
+    return line
+
+
+def _print_baseline(report: dict[str, Any]) -> None:
     b = report["baseline"]
+    if b is None:
+        console.print(
+            f"[bold]{report['shift_title']}[/] vs {report['in_distribution']}: no baseline",
+            highlight=False,
+        )
+        return
     t = b["space"]
     console.print(
         f"[bold]{report['shift_title']}[/] vs {report['in_distribution']}: baseline of "
         f"{b['n_models']:,} {report['testbed']['selection']} timm models "
         f"(of {report['testbed']['rows']:,} testbed rows)"
     )
-    line = f"  {t}(shift) = {b['slope']:.4f} {t}(ImageNet) {'+' if b['intercept'] >= 0 else '-'} {abs(b['intercept']):.4f}"
-    if "slope_ci95" in b:
-        line += (
-            f"   slope 95% CI [{b['slope_ci95'][0]:.4f}, {b['slope_ci95'][1]:.4f}], intercept "
-            f"[{b['intercept_ci95'][0]:.4f}, {b['intercept_ci95'][1]:.4f}] "
-            f"({b['n_bootstrap']:,} bootstrap replicates, seed {b['seed']})"
-        )
+    if b.get("fit") == "piecewise":
+        point = _pct(b["breakpoint"])
+        for name, where in (("below", f"ImageNet < {point}"), ("above", f"ImageNet >= {point}")):
+            piece = b[name]
+            console.print(
+                f"  {where} ({piece['n_models']:,} models): {_equation(t, piece)}   "
+                f"R² = {piece['r2']:.4f}",
+                highlight=False,
+            )
+        boot = b["below"].get("n_bootstrap")
+        seed = b["below"].get("seed")
+        tail = f" ({boot:,} bootstrap replicates per piece, seed {seed})" if boot else ""
+        console.print(f"  two-piece fit R² = {b['r2']:.4f}{tail}", highlight=False)
+        return
+    line = "  " + _equation(t, b)
+    if "n_bootstrap" in b:
+        line += f" ({b['n_bootstrap']:,} bootstrap replicates, seed {b['seed']})"
     console.print(line + f"   R² = {b['r2']:.4f}", highlight=False)
+
+
+def _print_robustness(report: dict[str, Any]) -> None:
+    _print_baseline(report)
+    has_baseline = report["baseline"] is not None
     if report["runs"]:
         table = Table(title_justify="left")
-        for column in ("model", "ImageNet top-1", f"{report['shift_title']} top-1", "expected"):
+        columns = ["model", "ImageNet top-1", f"{report['shift_title']} top-1"]
+        for column in columns + (["expected"] if has_baseline else []):
             table.add_column(column, justify="right" if column != "model" else "left")
-        table.add_column("effective robustness (pp, 95% CI)", justify="right")
+        if has_baseline:
+            table.add_column("effective robustness (pp, 95% CI)", justify="right")
         if report["base"]:
             table.add_column(f"relative to {report['base']} (pp, 95% CI)", justify="right")
         for r in report["runs"]:
@@ -129,9 +194,13 @@ def _print_robustness(report: dict[str, Any]) -> None:
                 r["model"],
                 f"{_pct(r['acc_in'])} (n={r['n_in']:,})",
                 f"{_pct(r['acc_shift'])} (n={r['n_shift']:,})",
-                _pct(r["expected_shift"]),
-                f"{_signed_pct(r['effective_robustness'])} {_ci_pct(r['effective_robustness_ci95'])}",
             ]
+            if has_baseline:
+                cells += [
+                    _pct(r["expected_shift"]),
+                    f"{_signed_pct(r['effective_robustness'])} "
+                    f"{_ci_pct(r['effective_robustness_ci95'])}",
+                ]
             if report["base"]:
                 cells.append(
                     f"{_signed_pct(r['relative_robustness'])} {_ci_pct(r['relative_robustness_ci95'])}"
@@ -146,12 +215,24 @@ def _print_robustness(report: dict[str, Any]) -> None:
 
 # --- scaling ------------------------------------------------------------------------------------
 
-@app.command("scaling")
+
+@app.command(
+    "scaling",
+    epilog="Example: reassess scaling results.csv --family-column family --x-column compute "
+    "--accuracy-column accuracy --plot scaling.png",
+)
 def scaling_command(
     results: Annotated[
-        Path, typer.Argument(help="CSV with family, model, compute|params|samples, accuracy")
+        Path,
+        typer.Argument(help="CSV with family, model, compute|params|samples, accuracy columns"),
     ],
-    family_column: Annotated[str, typer.Option(help="Column naming the family")] = "family",
+    family_column: Annotated[
+        str,
+        typer.Option(
+            help="Column(s) whose joint value names a family (one curve), "
+            "e.g. model_type,pretrain_dataset"
+        ),
+    ] = "family",
     model_column: Annotated[
         str, typer.Option(help="Column(s) naming the model, e.g. arch,samples_seen")
     ] = "model",
@@ -162,6 +243,34 @@ def scaling_command(
     where: Annotated[
         list[str] | None, typer.Option(help="Keep rows with COLUMN=VALUE[,VALUE...]; repeatable")
     ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(help="Keep this task (task, benchmark or downstream_dataset column)"),
+    ] = None,
+    metric: Annotated[str | None, typer.Option(help="Keep this metric (metric column)")] = None,
+    task_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Column(s) naming the task (default: task, benchmark, downstream_dataset, "
+            "eval_dataset, metric where present; '' for none)"
+        ),
+    ] = None,
+    per_task: Annotated[
+        bool,
+        typer.Option(
+            "--per-task", help="Fit and compare the families separately on every task in the CSV"
+        ),
+    ] = False,
+    pareto: Annotated[
+        str,
+        typer.Option(
+            help="Front: binned (best point per log bin, then the front; Nezhurina et al. 2025) "
+            "or all (every point better than all cheaper ones)"
+        ),
+    ] = "binned",
+    bins_per_decade: Annotated[
+        float, typer.Option(min=0.01, help="Bins per decade of scale for --pareto binned")
+    ] = 5.0,
     holdout_above: Annotated[
         float | None,
         typer.Option(
@@ -179,60 +288,141 @@ def scaling_command(
     plot: PlotOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Fit error = a (C + b)^c + d per family on its Pareto front and compare the families."""
+    """Fit error = a (C + b)^c + d per family on its Pareto front and compare the families.
+
+    A CSV with several tasks or metrics (task, benchmark, downstream_dataset, metric columns) is
+    refused unless one is picked (--task, --metric, --where) or --per-task fits each apart.
+    """
     from rich.progress import Progress
 
-    from reassess.analysis.scaling import compare_families
-    from reassess.report.robustness_figures import plot_scaling, save_figure
+    from reassess.analysis.scaling import PARETO_METHODS, compare_families
+    from reassess.report.robustness_figures import family_colours, plot_scaling, save_figure
 
-    families, x_name = read_results(
+    if pareto not in PARETO_METHODS:
+        raise UserError(f"--pareto must be one of {', '.join(PARETO_METHODS)}, got {pareto!r}")
+    table = read_results_table(
         results,
         family_column=family_column,
         model_column=model_column,
         x_column=x_column,
         accuracy_column=accuracy_column,
         where=where,
+        task_column=task_column,
+        task=task,
+        metric=metric,
+        per_task=per_task,
     )
+    x_name = table.x_column
     threshold = math.inf if no_holdout else holdout_above
+    colours = family_colours(sorted({f for fams in table.tasks.values() for f in fams}))
+    reports: dict[str, dict[str, Any]] = {}
     with Progress(disable=json_output, transient=True) as bar:
-        task = bar.add_task("bootstrap refits", total=bootstrap * len(families))
-        try:
-            comparison = compare_families(
-                families,
-                holdout_above=threshold,
-                target=target_compute,
-                n_bootstrap=bootstrap,
-                seed=seed,
-                on_replicate=lambda: bar.advance(task),
-            )
-        except ValueError as exc:
-            raise UserError(f"{results}: {exc}") from None
-    report = comparison.to_dict()
-    report.update(source=str(results), x_column=x_name, filters=where or [])
-    if plot is not None:
-        crossing_points = [c for pair in comparison.crossings for c in pair["crossings"]]
-        save_figure(
-            plot_scaling(
-                comparison.fits, xlabel=x_name, target=target_compute, crossings_at=crossing_points
-            ),
-            plot,
-        )
-        report["plot"] = str(plot)
+        total = bootstrap * sum(len(fams) for fams in table.tasks.values())
+        progress = bar.add_task("bootstrap refits", total=total)
+        for key, families in table.tasks.items():
+            try:
+                comparison = compare_families(
+                    families,
+                    holdout_above=threshold,
+                    target=target_compute,
+                    n_bootstrap=bootstrap,
+                    seed=seed,
+                    pareto=pareto,
+                    bins_per_decade=bins_per_decade,
+                    on_replicate=lambda: bar.advance(progress),
+                )
+            except ValueError as exc:
+                scope = f" task {key}:" if key is not None else ""
+                raise UserError(f"{results}:{scope} {exc}") from None
+            report = comparison.to_dict()
+            report.update(task=key)
+            if plot is not None:
+                path = plot if not per_task else _task_plot_path(plot, key)
+                crossing_points = [c for pair in comparison.crossings for c in pair["crossings"]]
+                figure = plot_scaling(
+                    comparison.fits,
+                    xlabel=x_name,
+                    target=target_compute,
+                    crossings_at=crossing_points,
+                    colours=colours,
+                    title=key,
+                )
+                save_figure(figure, path)
+                report["plot"] = str(path)
+            reports[key if key is not None else ""] = report
+    header = {
+        "source": str(results),
+        "x_column": x_name,
+        "family_columns": family_column.split(","),
+        "task_columns": table.task_columns,
+        "filters": [
+            *(where or []),
+            *([f"task={task}"] if task else []),
+            *([f"metric={metric}"] if metric else []),
+        ],
+        "pareto": pareto,
+        "bins_per_decade": bins_per_decade if pareto == "binned" else None,
+        "notes": table.notes,
+    }
+    if per_task:
+        out: dict[str, Any] = {**header, "tasks": reports}
+    else:
+        (single,) = reports.values()
+        out = {**header, **single}
     if json_output:
-        typer.echo(json.dumps(report, indent=2, default=float))
+        typer.echo(json.dumps(out, indent=2, default=float))
         return
-    _print_scaling(report)
+    for report in reports.values():
+        _print_scaling({**header, **report})
+    for note in table.notes:
+        console.print(f"  [dim]note: {note}[/]", highlight=False)
+
+
+def _task_plot_path(plot: Path, task: str | None) -> Path:
+    """``scaling.png`` -> ``scaling-imagenet1k-acc1.png``: one plot per task under --per-task."""
+    if task is None:
+        return plot
+    slug = "".join(ch if ch.isalnum() or ch in "._@" else "-" for ch in task).strip("-")
+    return plot.with_name(f"{plot.stem}-{slug}{plot.suffix}")
 
 
 def _ci(ci, fmt: str = "{:.3f}") -> str:
     return "-" if not ci else f"[{fmt.format(ci[0])}, {fmt.format(ci[1])}]"
 
 
+def _crossing_text(detail: dict[str, Any], n_replicates: int) -> str:
+    """One crossing: where, its own bootstrap interval and share, who leads after it."""
+    share = detail["share"]
+    pairs = (
+        f"{100 * share:.0f}% of {n_replicates} bootstrap pairs cross there"
+        if share is not None
+        else "no bootstrap pairs"
+    )
+    if detail["ci95"]:
+        lo, hi = detail["ci95"]
+        text = f"{detail['x']:.4g} (95% CI [{lo:.3g}, {hi:.3g}]; {pairs})"
+    else:
+        text = f"{detail['x']:.4g} (no 95% CI: {pairs}, fewer than 10)"
+    text += f", after it {detail['better_after']} has the lower error"
+    if detail["estimate_in_ci"] is False:
+        text += (
+            " [bold red]-- the fitted crossing lies outside its own bootstrap interval: "
+            "unstable, do not rely on it[/]"
+        )
+    return text
+
+
 def _print_scaling(report: dict[str, Any]) -> None:
     x = report["x_column"]
+    front = (
+        f"binned Pareto front ({report['bins_per_decade']:g} bins per decade)"
+        if report["pareto"] == "binned"
+        else "Pareto front (every point better than all cheaper ones)"
+    )
+    task = f"task {report['task']}, " if report.get("task") else ""
     console.print(
-        f"[bold]Scaling laws[/] error = a ({x} + b)^c + d, fitted on each family's Pareto front "
-        f"({report['source']}{'; ' + ' '.join(report['filters']) if report['filters'] else ''})",
+        f"[bold]Scaling laws[/] error = a ({x} + b)^c + d, fitted on each family's {front} "
+        f"({task}{report['source']}{'; ' + ' '.join(report['filters']) if report['filters'] else ''})",
         highlight=False,
     )
     table = Table(title_justify="left")
@@ -293,20 +483,29 @@ def _print_scaling(report: dict[str, Any]) -> None:
     for c in report["crossings"]:
         first, second = c["families"]
         lo, hi = c["range"]
-        if c["crossings"]:
-            where = ", ".join(f"{p:.4g}" for p in c["crossings"])
-            ci = c["crossing_ci95"]
+        details = c["crossing_details"]
+        if len(details) == 1:
             console.print(
-                f"{first} and {second} cross at {x} = {where}"
-                + (f" (last crossing 95% CI [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else " (")
-                + f"; {100 * c['share_crossing']:.0f}% of bootstrap pairs cross in [{lo:.3g}, {hi:.3g}]);"
-                f" beyond it {c['better_beyond_last_crossing']} has the lower error",
+                f"{first} and {second} cross at {x} = "
+                + _crossing_text(details[0], c["n_replicates"]),
                 highlight=False,
             )
+        elif details:
+            console.print(
+                f"{first} and {second} cross {len(details)} times in [{lo:.3g}, {hi:.3g}]; "
+                f"beyond the last {c['better_beyond_last_crossing']} has the lower error:",
+                highlight=False,
+            )
+            for d in details:
+                console.print(
+                    f"  at {x} = " + _crossing_text(d, c["n_replicates"]), highlight=False
+                )
         else:
+            share = c["share_crossing"]
             console.print(
                 f"{first} and {second} do not cross in [{lo:.3g}, {hi:.3g}]; "
-                f"{c['better_throughout']} has the lower error throughout",
+                f"{c['better_throughout']} has the lower error throughout"
+                + (f" ({100 * share:.0f}% of bootstrap pairs cross)" if share is not None else ""),
                 highlight=False,
             )
     if "predictions" in report:

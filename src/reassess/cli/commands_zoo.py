@@ -8,10 +8,25 @@ from typing import Annotated
 import typer
 
 from reassess.cli.app import UserError, app, console
-from reassess.cli.options import BatchSize, Device, KeepLogits, Precision, TopK, UseCache
+from reassess.cli.options import (
+    Amp,
+    AmpDtype,
+    BatchSize,
+    Device,
+    KeepLogits,
+    Precision,
+    TopK,
+    UseCache,
+    Workers,
+    inference_precision,
+)
 
 
-@app.command("zoo")
+@app.command(
+    "zoo",
+    epilog="Example: reassess zoo models.txt --data imagenet-val:/data/val "
+    "--data imagenetv2:/data/v2 --out runs/ -b 128 --amp",
+)
 def zoo_command(
     models_file: Annotated[
         Path, typer.Argument(help="Text file of model specs, one per line (# comments)")
@@ -30,16 +45,15 @@ def zoo_command(
     cpus_per_pair: Annotated[float, typer.Option(min=0.1, help="CPUs Ray gives each pair")] = 1,
     gpus_per_pair: Annotated[float, typer.Option(min=0, help="GPUs Ray gives each pair")] = 0,
     batch_size: BatchSize = 64,
-    workers: Annotated[
-        int | None,
-        typer.Option(help="Decoding workers per pair (default: local CPU count; Ray CPUs - 1)"),
-    ] = None,
+    workers: Workers = None,
     device: Device = "auto",
     topk: TopK = 5,
     keep_logits: KeepLogits = False,
     threads: Annotated[int | None, typer.Option(help="Torch intra-op threads per pair")] = None,
     cache: UseCache = True,
     precision: Precision = "fp32",
+    amp: Amp = False,
+    amp_dtype: AmpDtype = None,
     compile_model: Annotated[
         bool, typer.Option("--compile", help="torch.compile each model first")
     ] = False,
@@ -60,6 +74,8 @@ def zoo_command(
         raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if engine == "local" and (address or num_cpus):
         raise UserError("--address and --num-cpus apply to --engine ray")
+    # On a Ray cluster the pairs run on its machines: this one's devices say nothing about them.
+    on_ray_gpus = (gpus_per_pair > 0 or device.startswith("cuda")) if engine == "ray" else None
     options = InferenceOptions(
         batch_size=batch_size,
         workers=workers,
@@ -68,7 +84,7 @@ def zoo_command(
         keep_logits=keep_logits,
         threads=threads,
         cache=cache,
-        precision=precision,
+        precision=inference_precision(precision, amp, amp_dtype, device, cuda=on_ray_gpus),
         compile=compile_model,
         progress=False,
     )

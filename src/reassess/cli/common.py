@@ -129,7 +129,12 @@ def print_metrics(metrics: dict[str, Any], title: str, *, details: bool = True) 
             console.print(table)
     files = metrics.get("label_files", {})
     for name, info in files.items():
-        state = "sha256 verified" if info.get("verified") else "[yellow]UNVERIFIED sha256[/]"
+        if info.get("reviewed_images") is not None:
+            state = f"reviewed labels of {info['reviewed_images']:,} images, from {info['source']}"
+        elif info.get("verified"):
+            state = "sha256 verified"
+        else:
+            state = "[yellow]UNVERIFIED sha256[/]"
         console.print(f"{name} labels: {info.get('file')} ({state})")
     options = metrics.get("options", {})
     if options.get("strict"):

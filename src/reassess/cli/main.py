@@ -35,6 +35,40 @@ USER_ERRORS = (
 INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl-C
 
 
+def _show_flags_without_a_type() -> None:
+    """Show ``--json`` (any on/off flag) in --help without typer's ``<bool>``, which reads as if
+    the flag took a value (``--json true``); options that take a value keep their type."""
+    from typer.core import TyperArgument, TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)  # absent from older typer
+    if shown is None or getattr(shown, "_flags_untyped", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx) -> str | None:
+        return None if self.is_flag and not isinstance(self, TyperArgument) else shown(self, ctx)
+
+    display_type_rich._flags_untyped = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_show_flags_without_a_type()
+
+
+def _log_warnings_once() -> None:
+    """One stderr line per library warning: a root handler (so ``logging.info`` in a library
+    cannot install a second one) and huggingface_hub's own handler kept from echoing it again."""
+    import logging
+
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
+    for name in ("huggingface_hub", "transformers"):
+        logging.getLogger(name).propagate = False
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     """Warnings as ``warning: message`` lines on stderr, without the source line behind them."""
     return f"warning: {message}\n"
@@ -51,6 +85,7 @@ def _fail(message: object, status: int, *, style: str = "bold red", label: str =
 
 def main() -> None:
     warnings.formatwarning = _one_line_warning
+    _log_warnings_once()
     try:
         app()
     except USER_ERRORS as exc:

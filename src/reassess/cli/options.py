@@ -7,10 +7,33 @@ from typing import Annotated
 
 import typer
 
+from reassess.cli.app import UserError
+from reassess.inference.accel import DEVICE_HELP, amp_precision, check_device
 from reassess.models.registry import ModelSpecError, PreprocessingOverrides
 
-BatchSize = Annotated[int, typer.Option(min=1)]
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
+# timm validate.py's short names: -b for --batch-size, -j for --workers, --amp for autocast.
+BatchSize = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Images per batch")]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-j",
+        min=0,
+        help="Decoding worker processes (default: CPU count, max 8; zoo on Ray: its CPUs - 1)",
+    ),
+]
+Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
+Amp = Annotated[
+    bool,
+    typer.Option(
+        "--amp",
+        help="Mixed precision as timm validate.py's --amp: fp16 autocast on CUDA, bf16 on CPU",
+    ),
+]
+AmpDtype = Annotated[
+    str | None,
+    typer.Option("--amp-dtype", help="The --amp precision: float16 or bfloat16"),
+]
 TopK = Annotated[int, typer.Option(min=1, help="Ranked predictions to store per image")]
 KeepLogits = Annotated[bool, typer.Option(help="Also store full logits (float16)")]
 UseCache = Annotated[bool, typer.Option(help="Reuse/fill the decoded-crop cache shared by models")]
@@ -103,3 +126,29 @@ def _rgb_values(option: str, text: str | None) -> tuple[float, ...] | None:
         raise ModelSpecError(
             f'{option} takes three comma-separated numbers, e.g. "0.485,0.456,0.406"; got {text!r}'
         ) from None
+
+
+def inference_precision(
+    precision: str,
+    amp: bool,
+    amp_dtype: str | None,
+    device: str,
+    *,
+    cuda: bool | None = None,
+) -> str:
+    """The autocast precision the options ask for, after checking ``device`` exists here.
+
+    ``--amp`` (with ``--amp-dtype``) stands for ``--precision fp16`` on CUDA and ``bf16`` on CPU;
+    with another ``--precision`` it is refused in one line. ``cuda`` given (zoo on a Ray cluster)
+    says where the models run instead of checking this machine.
+    """
+    if cuda is None:
+        cuda = check_device(device).startswith("cuda")
+    if amp_dtype is not None and not amp:
+        raise UserError("--amp-dtype applies with --amp")
+    if not amp:
+        return precision
+    chosen = amp_precision(amp_dtype, cuda=cuda)
+    if precision not in ("fp32", chosen):
+        raise UserError(f"--amp means --precision {chosen} here; drop --precision {precision}")
+    return chosen

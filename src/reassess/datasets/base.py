@@ -189,7 +189,24 @@ def scoring_class_map(data_spec: str) -> np.ndarray | None:
 
 
 def accepted_specs() -> str:
-    return "; ".join(f"{f.example} ({f.help})" for f in dataset_families().values())
+    """The registered data spec prefixes, comma-separated and capped for a one-line error."""
+    from reassess.suggest import short_list
+
+    return short_list(dataset_families(), more="`reassess eval --help` lists them all")
+
+
+def unknown_data_spec_message(spec: str) -> str:
+    """One line for a spec whose prefix names no dataset: the closest names, then a short list."""
+    from reassess.suggest import unknown_name_message
+
+    families = dataset_families()
+    return unknown_name_message(
+        "data spec",
+        spec.partition(":")[0],
+        families,
+        more="`reassess eval --help` lists them all",
+        quoted=repr(spec),
+    )
 
 
 def parse_data_spec(spec: str) -> Dataset:
@@ -198,7 +215,7 @@ def parse_data_spec(spec: str) -> Dataset:
     name, _, path = spec.partition(":")
     family = families.get(name)
     if family is None:
-        raise DataSpecError(f"unknown data spec {spec!r}; accepted: {accepted_specs()}")
+        raise DataSpecError(unknown_data_spec_message(spec))
     root = Path(path).expanduser() if path else None
     if root is None and family.needs_path:
         raise DataSpecError(f"data spec {spec!r} needs a folder: {family.example}")

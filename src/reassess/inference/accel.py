@@ -19,6 +19,62 @@ class PrecisionError(ValueError):
     """A precision that this device cannot run."""
 
 
+class DeviceError(ValueError):
+    """A ``--device`` that names no device this machine has (printed as one line)."""
+
+
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
+
+
+def check_device(name: str) -> str:
+    """``name`` resolved ("auto" -> cuda if available, else cpu) after checking this machine has it.
+
+    A CUDA or MPS device that torch cannot use raises a one-line :class:`DeviceError` up front,
+    instead of a traceback from the first tensor moved there.
+    """
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"unknown device {name!r}; use {DEVICE_HELP}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA (a CPU build)"
+            raise DeviceError(
+                f"--device {name}: CUDA is not available here (torch {torch.__version__} with "
+                f"{build}, no usable GPU or driver); use --device cpu or auto"
+            )
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise DeviceError(
+                f"--device {name}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}"
+            )
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise DeviceError(
+                f"--device {name}: MPS (Apple GPU) is not available here; use --device cpu or auto"
+            )
+    elif device.type != "cpu":
+        backend = getattr(torch, device.type, None)
+        if backend is None or not getattr(backend, "is_available", lambda: False)():
+            raise DeviceError(f"--device {name}: {device.type} is not available here")
+    return name
+
+
+def amp_precision(amp_dtype: str | None = None, *, cuda: bool) -> str:
+    """The precision timm validate.py's ``--amp`` means: ``amp_dtype`` if given (float16, bfloat16,
+    fp16 or bf16), else fp16 autocast on CUDA and bf16 on CPU (where autocast takes bf16)."""
+    if amp_dtype is not None:
+        names = {"float16": "fp16", "fp16": "fp16", "bfloat16": "bf16", "bf16": "bf16"}
+        if amp_dtype.lower() not in names:
+            raise PrecisionError(f"--amp-dtype takes float16 or bfloat16, got {amp_dtype!r}")
+        return names[amp_dtype.lower()]
+    return "fp16" if cuda else "bf16"
+
+
 def autocast_dtype(precision: str):
     """torch dtype for an autocast precision name, None for fp32 (no autocast)."""
     import torch
@@ -35,6 +91,7 @@ def precision_notes(device: str, precision: str) -> list[str]:
     import torch
 
     autocast_dtype(precision)
+    check_device(device)
     notes = []
     if device.startswith("cuda"):
         if precision == "bf16" and not torch.cuda.is_bf16_supported():

@@ -88,14 +88,6 @@ class InferenceResult:
     decoded: int = 0
 
 
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def _skipped_log(run: RunDir):
     return run.parts_dir / "skipped.jsonl"
 
@@ -164,6 +156,7 @@ def run_inference(
     from reassess.inference.accel import (
         Normalizer,
         autocast,
+        check_device,
         configure_threads,
         precision_notes,
         prepare_module,
@@ -171,7 +164,7 @@ def run_inference(
 
     if not dataset.has_images:
         raise ValueError(f"{dataset.spec}: no image folder given, nothing to run the model on")
-    device = resolve_device(options.device)
+    device = check_device(options.device)
     notes = precision_notes(device, options.precision)
     configure_threads(device, options.threads)
     done = run.read_parts()

@@ -21,6 +21,13 @@ Verification policy: the published file has sha256 :data:`EXPERT_SHA256`. With `
 error that names both hashes; ``verify=False`` (``--no-verify``) loads it anyway, emits a
 :class:`UnverifiedLabelsWarning`, and the result records ``verified=False`` and the file's
 actual hash so every metric computed from it can say so.
+
+Reviewed files: ``reassess review export`` writes the same schema plus a :data:`REVIEW_KEY`
+object saying where the labels come from (the review database, run, reviewers) and which
+``initial_annots`` keys are the reviewed run's own image ids (``sample_ids``, e.g. the
+``n02123045/cat.jpg`` of a ``folder:`` run). Such a file does not claim to be the published one:
+it loads without the checksum check or a warning, records ``verified=False`` with its
+provenance, and its listed image ids are read besides the ``ILSVRC2012_val_*`` ones.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +51,8 @@ EXPERT_URL = (
 )
 IMAGENET_M_SIZE = 68
 VAL_PREFIX = "ILSVRC2012_val_"
+#: The top-level key of a file written by ``reassess review export``: its provenance.
+REVIEW_KEY = "reassess_review"
 _STATES = ("correct", "unclear", "wrong")
 
 
@@ -72,6 +82,13 @@ class ExpertLabels:
     problematic: frozenset[str]
     imagenet_m: tuple[str, ...]
     other_images: int = 0
+    #: the :data:`REVIEW_KEY` object of a reviewed file (None for the published labels)
+    review: dict[str, Any] | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        """True for labels exported from ``reassess review`` (not the published expert file)."""
+        return self.review is not None
 
     @property
     def sample_ids(self) -> np.ndarray:
@@ -101,8 +118,8 @@ class ExpertLabels:
         )
 
     def describe(self) -> dict:
-        """What metrics.json records about the label file."""
-        return {
+        """What metrics.json records about the label file (a reviewed file: its provenance)."""
+        out: dict[str, Any] = {
             "file": str(self.path),
             "sha256": self.sha256,
             "verified": self.verified,
@@ -110,6 +127,11 @@ class ExpertLabels:
             "problematic": len(self.problematic),
             "imagenet_m": len(self.imagenet_m),
         }
+        if self.review is not None:
+            out["source"] = "reassess review export"
+            out["review"] = {k: v for k, v in self.review.items() if k != "sample_ids"}
+            out["reviewed_images"] = len(self.review.get("sample_ids", []))
+        return out
 
 
 def load_expert_multilabels(path: Path | str, *, verify: bool = True) -> ExpertLabels:
@@ -139,7 +161,15 @@ def load_expert_multilabels(path: Path | str, *, verify: bool = True) -> ExpertL
         )
     sha = file_sha256(path)
     verified = sha == EXPERT_SHA256
-    if not verified:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data, not_json = None, exc
+    else:
+        not_json = None
+    reviewed = isinstance(data, dict) and REVIEW_KEY in data
+    if not verified and not reviewed:
         message = (
             f"{path}: sha256 {sha} is not that of the published {EXPERT_FILE_NAME} "
             f"({EXPERT_SHA256})"
@@ -147,12 +177,22 @@ def load_expert_multilabels(path: Path | str, *, verify: bool = True) -> ExpertL
         if verify:
             raise ExpertLabelsError(message + "; pass --no-verify to use this file anyway")
         warnings.warn(message + "; using it unverified", UnverifiedLabelsWarning, stacklevel=2)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExpertLabelsError(f"{path}: not valid JSON ({exc})") from exc
+    if not_json is not None:
+        raise ExpertLabelsError(f"{path}: not valid JSON ({not_json})") from not_json
     return parse_expert_multilabels(data, path=path, sha256=sha, verified=verified)
+
+
+def review_provenance(data: dict, *, path: Path) -> dict[str, Any] | None:
+    """The :data:`REVIEW_KEY` object of a decoded label file (None if absent), checked."""
+    review = data.get(REVIEW_KEY)
+    if review is None:
+        return None
+    ids = review.get("sample_ids") if isinstance(review, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(s, str) for s in ids):
+        raise ExpertLabelsError(
+            f"{path}: {REVIEW_KEY} must be an object whose sample_ids is a list of image ids"
+        )
+    return review
 
 
 def parse_expert_multilabels(
@@ -176,12 +216,18 @@ def parse_expert_multilabels(
         raise ExpertLabelsError(f"{path}: initial_annots and problematic_images must be objects")
     if not isinstance(imagenet_m, list) or not all(isinstance(f, str) for f in imagenet_m):
         raise ExpertLabelsError(f"{path}: imagenet_m must be a list of file names")
+    review = review_provenance(data, path=path)
+    own_ids = frozenset(review["sample_ids"]) if review is not None else frozenset()
+
+    def used(image: str) -> bool:
+        return image.startswith(VAL_PREFIX) or image in own_ids
+
     classes = imagenet_classes()
     ids: list[str] = []
     states: dict[str, list[list[int]]] = {s: [] for s in _STATES}
     other = 0
     for image, entry in annots.items():
-        if not image.startswith(VAL_PREFIX):
+        if not used(image):
             other += 1
             continue
         if not isinstance(entry, dict):
@@ -198,7 +244,8 @@ def parse_expert_multilabels(
                     f"{path}: {image} {state!r} has {exc.args[0]!r}, not an ImageNet-1k wnid"
                 ) from None
     if not ids:
-        raise ExpertLabelsError(f"{path}: initial_annots has no ILSVRC2012_val_* images")
+        what = "reviewed or ILSVRC2012_val_*" if review is not None else "ILSVRC2012_val_*"
+        raise ExpertLabelsError(f"{path}: initial_annots has no {what} images")
     annotated = set(ids)
     not_annotated = [f for f in imagenet_m if f not in annotated]
     if not_annotated:
@@ -213,7 +260,8 @@ def parse_expert_multilabels(
         correct=LabelSets.from_lists("expert_correct", ids, states["correct"]),
         unclear=LabelSets.from_lists("expert_unclear", ids, states["unclear"]),
         wrong=LabelSets.from_lists("expert_wrong", ids, states["wrong"]),
-        problematic=frozenset(f for f in problematic if f.startswith(VAL_PREFIX)),
+        problematic=frozenset(f for f in problematic if used(f)),
         imagenet_m=tuple(imagenet_m),
         other_images=other,
+        review=review,
     )

@@ -6,6 +6,9 @@ metrics, as per-image weights, so a metric over a subset of images (ReaL, expert
 averaged over classes is recomputed exactly on every resample. McNemar's exact test
 (McNemar 1947) is the two-sided binomial test on the discordant images: those only A gets
 right against those only B gets right (Dietterich 1998 recommends it for comparing classifiers).
+With tens of thousands of discordant images the p-value can be far below the smallest double
+(~1e-308), so its base-10 logarithm is computed too, in log space (a log-sum-exp of binomial
+log-probabilities), and reports show ``p = 10^-523.4`` when ``p_value`` underflows to 0.
 """
 
 from __future__ import annotations
@@ -39,14 +42,65 @@ class Outcome:
 
 @dataclass(frozen=True)
 class McNemar:
-    """Discordant images and the exact two-sided p-value."""
+    """Discordant images, the exact two-sided p-value and its log10 (finite when p underflows)."""
 
     a_only: int
     b_only: int
     p_value: float
+    log10_p: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"a_only": self.a_only, "b_only": self.b_only, "p_value": self.p_value}
+        return {
+            "a_only": self.a_only,
+            "b_only": self.b_only,
+            "p_value": self.p_value,
+            "log10_p": self.log10_p,
+        }
+
+
+#: below this a p-value is shown from its log10 (doubles end near 1e-308; subnormals lose digits)
+SMALLEST_SHOWN_P = 1e-300
+
+
+def p_value_text(p_value: float, log10_p: float | None = None) -> str:
+    """A p-value for display: ``p = 0.63``, ``p = 2.3e-45``, or ``p = 10^-2094.5`` below 1e-300.
+
+    Without ``log10_p`` (results stored before it was recorded) a tiny p is shown as a bound.
+
+    Examples
+    --------
+    >>> p_value_text(0.625), p_value_text(2.3e-45), p_value_text(0.0, -2094.47)
+    ('p = 0.62', 'p = 2.3e-45', 'p = 10^-2094.5')
+    """
+    if p_value >= SMALLEST_SHOWN_P:
+        return f"p = {p_value:.2g}"
+    if log10_p is None or not np.isfinite(log10_p):
+        return f"p < {SMALLEST_SHOWN_P:.0e}"
+    return f"p = 10^{log10_p:.1f}"
+
+
+def binomial_two_sided_log10_p(k: int, n: int) -> float:
+    """log10 of the exact two-sided p-value of ``k`` successes in ``n`` fair coin flips.
+
+    ``p = min(1, 2 P(X <= min(k, n - k)))`` for X ~ Binomial(n, 1/2) (the distribution is
+    symmetric, so this equals scipy's ``binomtest``), summed in log space so that it stays finite
+    where ``p`` itself underflows.
+
+    Examples
+    --------
+    >>> round(binomial_two_sided_log10_p(3, 4), 6) == round(float(np.log10(0.625)), 6)
+    True
+    >>> round(binomial_two_sided_log10_p(20_000, 25_000), 1)
+    -2094.5
+    """
+    from scipy.special import logsumexp
+    from scipy.stats import binom
+
+    tail = min(k, n - k)
+    if 2 * tail >= n:
+        return 0.0
+    log_tail = logsumexp(binom.logpmf(np.arange(tail + 1), n, 0.5))
+    return float(min(0.0, (np.log(2.0) + log_tail) / np.log(10.0)))
 
 
 @dataclass(frozen=True)
@@ -77,8 +131,8 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     Examples
     --------
     >>> r = mcnemar_exact(np.array([1, 1, 1, 0, 1]), np.array([0, 0, 0, 0, 1]))
-    >>> r.a_only, r.b_only, round(r.p_value, 4)
-    (3, 0, 0.25)
+    >>> r.a_only, r.b_only, round(r.p_value, 4), round(r.log10_p, 4)
+    (3, 0, 0.25, -0.6021)
     """
     correct_a = np.asarray(correct_a, dtype=bool)
     correct_b = np.asarray(correct_b, dtype=bool)
@@ -89,7 +143,7 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     from scipy.stats import binomtest  # lazy: scipy.stats costs ~0.6 s to import
 
     p = binomtest(a_only, a_only + b_only, 0.5, alternative="two-sided").pvalue
-    return McNemar(a_only, b_only, float(p))
+    return McNemar(a_only, b_only, float(p), binomial_two_sided_log10_p(a_only, a_only + b_only))
 
 
 def bootstrap_weights(

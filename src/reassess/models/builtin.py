@@ -14,11 +14,80 @@ from typing import Any
 from reassess.models.registry import LoadedModel, ModelSpecError, register_model_family
 
 
-def _timm_model(name: str, *, pretrained: bool, **kwargs: Any):
+def check_timm_name(name: str, *, pretrained: bool) -> None:
+    """Refuse a name timm does not know (or, for pretrained weights, a tag it has no weights
+    for) in one line with the closest names, before any download starts."""
+    import timm
+
+    from reassess.suggest import did_you_mean
+
+    if name.startswith(("hf-hub:", "hf_hub:", "local-dir:")):
+        return
+    if not timm.is_model(name):
+        hint = did_you_mean(name, [*timm.list_models(), *timm.list_pretrained()])
+        raise ModelSpecError(
+            f"timm has no model {name!r}{hint} (list: reassess models timm --filter "
+            f"{name.split('.')[0].split('_')[0][:6]})"
+        )
+    if pretrained and _pretrained_cfg(name) is None:
+        arch = name.split(".")[0]
+        tags = list(timm.list_pretrained(f"{arch}.*"))
+        hint = did_you_mean(name, tags) or (
+            f"; its weights: {', '.join(tags[:5])}" if tags else f"; timm has no weights for {arch}"
+        )
+        raise ModelSpecError(f"timm has no pretrained weights {name!r}{hint}")
+
+
+def _pretrained_cfg(name: str):
+    """timm's pretrained cfg for ``name`` (arch or arch.tag), None for an unknown tag."""
     import timm
 
     try:
-        return timm.create_model(name, pretrained=pretrained, **kwargs)
+        return timm.models.get_pretrained_cfg(name)
+    except RuntimeError:  # 'Invalid pretrained tag (...)'
+        return None
+
+
+def timm_weights(name: str, spec: str):
+    """Where ``timm.create_model(name, pretrained=True)`` takes its weights from, as timm's
+    builder resolves it (hub repo first, else the URL into torch hub's cache), or None."""
+    from reassess.models.hub import Weights
+
+    hint = f"or pass a local checkpoint: timm:{name}@/path/to/checkpoint.pth"
+    for prefix in ("hf-hub:", "hf_hub:"):
+        if name.startswith(prefix):
+            repo = name[len(prefix) :].split("@")[0]
+            names = ("model.safetensors", "pytorch_model.bin")
+            return Weights(spec, repo, names, required=("config.json",), hint=hint)
+    cfg = _pretrained_cfg(name)
+    if cfg is None or cfg.file or cfg.state_dict is not None or name.startswith("local-dir:"):
+        return None
+    if cfg.hf_hub_id:
+        filenames = (
+            (cfg.hf_hub_filename,)
+            if cfg.hf_hub_filename
+            else ("model.safetensors", "pytorch_model.bin")
+        )
+        return Weights(spec, cfg.hf_hub_id.split("@")[0], filenames, hint=hint)
+    if cfg.url:
+        import torch
+
+        checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+        cache = checkpoints / Path(cfg.url).name
+        return Weights(spec, url=cfg.url, url_cache=cache, hint=hint)
+    return None
+
+
+def _timm_model(name: str, *, pretrained: bool, spec: str | None = None, **kwargs: Any):
+    import timm
+
+    from reassess.models.hub import hub_weights
+
+    check_timm_name(name, pretrained=pretrained)
+    weights = timm_weights(name, spec or f"timm:{name}") if pretrained else None
+    try:
+        with hub_weights(weights):
+            return timm.create_model(name, pretrained=pretrained, **kwargs)
     except RuntimeError as exc:  # timm raises RuntimeError('Unknown model ...')
         if "Unknown model" in str(exc):
             raise ModelSpecError(
@@ -69,7 +138,7 @@ def create_timm(argument: str, spec: str) -> LoadedModel:
             raise ModelSpecError(f"{path}: does not fit timm model {name!r} ({first})") from exc
         weights = str(path)
     else:
-        model = _timm_model(name, pretrained=True)
+        model = _timm_model(name, pretrained=True, spec=spec)
         weights = "pretrained (timm hub)"
     data_config = timm_data_config(model)
     return LoadedModel(

@@ -159,7 +159,27 @@ def model_families() -> dict[str, ModelFamily]:
 
 
 def accepted_model_specs() -> str:
-    return "; ".join(f"{', '.join(f.examples)} ({f.help})" for f in model_families().values())
+    """One example per family, comma-separated and short enough for a one-line error."""
+    from reassess.suggest import short_list
+
+    examples = [f.examples[0] for f in model_families().values()]
+    return f"{short_list(examples, more='see `reassess models`')} (list: reassess models)"
+
+
+def unknown_model_spec_message(spec: str) -> str:
+    """One line for a spec whose prefix names no family: the closest families, then a short list."""
+    from reassess.suggest import unknown_name_message
+
+    families = model_families()
+    message = unknown_name_message(
+        "model spec",
+        spec.partition(":")[0],
+        families,
+        shown=[f.examples[0] for f in families.values()],
+        more="see `reassess models`",
+        quoted=repr(spec),
+    )
+    return f"{message} (list: reassess models)"
 
 
 def create_model(
@@ -195,7 +215,7 @@ def _create_family_model(spec: str, options: dict[str, Any] | None) -> LoadedMod
     name, sep, argument = spec.partition(":")
     family = families.get(name)
     if family is None:
-        raise ModelSpecError(f"unknown model spec {spec!r}; accepted: {accepted_model_specs()}")
+        raise ModelSpecError(unknown_model_spec_message(spec))
     if family.takes_argument and not argument:
         raise ModelSpecError(f"model spec {spec!r} needs a name, e.g. {family.examples[0]}")
     if not family.takes_argument and sep:

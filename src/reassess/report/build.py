@@ -24,9 +24,10 @@ from reassess.report.cards import (
     points,
     skipped_metrics,
 )
-from reassess.report.figures import comparison_figures, run_figures
+from reassess.report.figures import comparison_figures, data_groups, run_figures
 from reassess.report.mistakes import Progress, mistakes_view, read_mistakes
 from reassess.report.paired import paired_tests
+from reassess.report.tables import leaderboard_csv, run_downloads
 from reassess.report.view import MistakeRow, ReportView, RunView
 from reassess.store.atomic import atomic_write_text
 from reassess.store.run import RunDir
@@ -81,7 +82,7 @@ def gather_run(
     forgiven = forgiven_accuracy(analysis, all_rows, top1)
     total = top1.n if top1 else int(metrics.get("num_samples") or 0)
     data = info["data"]
-    return RunView(
+    view = RunView(
         anchor=f"run-{index + 1}",
         path=str(run.path),
         model=info["model"]["spec"],
@@ -92,7 +93,7 @@ def gather_run(
         status=str(info.get("status") or ""),
         cards=cards,
         missing_cards=missing,
-        ladder=ladder(cards, forgiven),
+        ladder=ladder(cards, forgiven, analysis),
         metric_rows=metric_rows(metrics),
         other_numbers=other_numbers(metrics),
         skipped=skipped_metrics(metrics),
@@ -102,6 +103,8 @@ def gather_run(
         metrics=dict(metrics),
         forgiven=forgiven,
     )
+    view.downloads = run_downloads(view)
+    return view
 
 
 def build_report(
@@ -138,6 +141,7 @@ def build_report(
         figures=figures,
         paired=paired,
         paired_notes=paired_notes,
+        leaderboard_csv=leaderboard_csv(runs, columns) if several else "",
     )
 
 
@@ -155,6 +159,7 @@ def render_report(view: ReportView) -> str:
     env.filters["pct"] = percent
     env.filters["pp"] = points
     env.filters["thousands"] = lambda n: f"{int(n):,}"
+    env.globals["data_groups"] = data_groups  # the leaderboard: one group of rows per test set
     return env.get_template("report.html.j2").render(report=view)
 
 

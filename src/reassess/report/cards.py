@@ -2,8 +2,9 @@
 
 Everything here reads ``metrics.json`` (as :meth:`reassess.store.run.RunDir.read_metrics` returns
 it: metric keys -> ``{"value", "n", "ci95"}``, titled by :mod:`reassess.metrics.registry`) and,
-for the "minor errors forgiven" rung, ``analysis.json``'s ladder; nothing is recomputed that a
-file already holds.
+for an analysed run, ``analysis.json``'s ladder (the rungs ``reassess analyze`` prints, steps from
+the same :func:`reassess.analysis.summary.ladder_changes`); nothing is recomputed that a file
+already holds.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from reassess.analysis.summary import LADDER_MINOR, ladder_changes
 from reassess.metrics.registry import metric_title as registered_title
 from reassess.metrics.stats import clopper_pearson
 from reassess.report.view import Card, LadderStep, Missing, MistakeRow
 
 #: The key of the "minor mistakes forgiven" rung of ``analysis.json``'s ``ladder``.
-MINOR_FORGIVEN = "minor_forgiven"
+MINOR_FORGIVEN = LADDER_MINOR
 FORGIVEN_TITLE = "Minor errors forgiven"
 FORGIVEN_NOTE = "only major mistakes count (Vasudevan et al. 2022)"
 #: Top-level keys of metrics.json that say how it was scored rather than hold results.
@@ -169,7 +171,8 @@ def forgiven_accuracy(
     return Card("forgiven", FORGIVEN_TITLE, k / top1.n, top1.n, lo, hi, FORGIVEN_NOTE)
 
 
-LADDER_TITLES = {
+#: card slot -> rung title, for a run without ``analysis.json`` (whose ladder is then unknown).
+UNANALYSED_LADDER = {
     "top1": "Single-label top-1",
     "real": "ReaL top-1",
     "multilabel": "Multi-label top-1",
@@ -177,19 +180,38 @@ LADDER_TITLES = {
 }
 
 
-def ladder(cards: list[Card], forgiven: Card | None) -> list[LadderStep]:
-    """Single-label -> ReaL -> multi-label -> minor errors forgiven, with each step's change."""
+def analysis_ladder(analysis: dict[str, Any]) -> list[LadderStep]:
+    """The rungs of ``analysis.json``'s ladder, with the titles, numbers and steps the terminal shows.
+
+    A rung that holds no finite value is left out and the steps are taken between the rest.
+    """
+    rungs = [
+        card
+        for rung in analysis.get("ladder") or []
+        if isinstance(rung, dict)
+        and (card := card_of(str(rung.get("key", "")), str(rung.get("title", "")), rung))
+    ]
+    changes = ladder_changes([{"value": card.value} for card in rungs])
+    return [LadderStep(c.title, c, d) for c, d in zip(rungs, changes, strict=True)]
+
+
+def ladder(
+    cards: list[Card], forgiven: Card | None, analysis: dict[str, Any] | None = None
+) -> list[LadderStep]:
+    """The accuracy ladder: ``analysis.json``'s when the run is analysed (as ``reassess analyze``
+    prints it: top-1 -> set top-1s -> "not a mistake" forgiven -> minor forgiven); else
+    single-label -> ReaL -> multi-label -> minor forgiven from the cards, each with its step."""
+    if analysis is not None and analysis.get("ladder"):
+        return analysis_ladder(analysis)
     by_key = {c.key: c for c in cards}
     if forgiven is not None:
         by_key["forgiven"] = forgiven
-    steps: list[LadderStep] = []
-    for key, title in LADDER_TITLES.items():
-        card = by_key.get(key)
-        if card is None:
-            continue
-        delta = card.value - steps[-1].card.value if steps else None
-        steps.append(LadderStep(title, card, delta))
-    return steps
+    found = [(title, by_key[key]) for key, title in UNANALYSED_LADDER.items() if key in by_key]
+    changes = ladder_changes([{"value": card.value} for _, card in found])
+    return [
+        LadderStep(title, card, change)
+        for (title, card), change in zip(found, changes, strict=True)
+    ]
 
 
 def percent(value: float | None, digits: int = 2) -> str:

@@ -3,12 +3,14 @@ classes) and two across runs (multi-label against top-1, ImageNetV2 against Imag
 
 Per-run figures draw on ``analysis.json`` (as :func:`reassess.analysis.summary.summarize_mistakes`
 writes it), ``per_class.csv`` and ``metrics.json``; each says why it is left out when its source
-is missing.
+is missing. Figures across runs never mix test sets: one panel per data set (:func:`data_groups`).
+Every drawn figure carries an SVG and a PNG data URI and a file name for its download links.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -22,8 +24,42 @@ from reassess.store.schema import RunFolderError
 
 WORST_CLASSES = 15
 MIN_CLASS_SUPPORT = 5  # worst classes are shown only when classes have this many images (median)
+MIN_SUPERCLASS_SUPPORT = 5  # superclasses with fewer images are left out of their figure
 RELIABILITY_BINS = 15
 ACCURACY_AXIS = "top-1 accuracy (%), 95% Clopper-Pearson interval"
+
+
+def _draw(fig: Figure, drawn, name: str) -> None:
+    """Render a matplotlib figure into the view's SVG source, PNG download and file name."""
+    drawing = plots.render(drawn)
+    fig.src, fig.png = drawing.svg, drawing.png
+    fig.filename = download_name(name, fig.key)
+
+
+def download_name(*parts: str) -> str:
+    """A file name for a figure download: the parts joined by '-', in safe characters.
+
+    >>> download_name("runs/resnet 50", "reliability")
+    'runs-resnet-50-reliability'
+    """
+    text = "-".join(p for p in parts if p)
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.")[:120] or "figure"
+
+
+def data_key(run: RunView) -> tuple[str, int | None]:
+    """What makes two runs' test sets the same: the dataset (its spec for folders) and its size."""
+    name = run.data_name if run.data_name and run.data_name != "folder" else run.data
+    return name, run.num_samples
+
+
+def data_groups(runs: list[RunView]) -> list[tuple[str, list[RunView]]]:
+    """Runs grouped by test set, in order of first appearance, each with a title (name, images)."""
+    groups: dict[tuple[str, int | None], list[RunView]] = {}
+    for run in runs:
+        groups.setdefault(data_key(run), []).append(run)
+    return [
+        (f"{name} ({n:,} images)" if n else name, members) for (name, n), members in groups.items()
+    ]
 
 
 def _class_bar(name: str, correct: float, support: int) -> plots.Bar:
@@ -86,11 +122,19 @@ def reliability_table(metrics: dict[str, Any], run: RunDir) -> dict[str, Any] | 
     if stored and stored.get("bins"):
         try:
             bins = [
-                (b["lo"], b["hi"], b["confidence"], b["accuracy"]["value"], int(b["count"]))
+                (
+                    b["lo"],
+                    b["hi"],
+                    b["confidence"],
+                    b["accuracy"]["value"],
+                    int(b["count"]),
+                    _bin_interval(b["accuracy"], int(b["count"])),
+                )
                 for b in stored["bins"]
             ]
             ece = metrics["ece"]["value"]
-        except (KeyError, TypeError) as exc:
+            ece_ci = _finite_interval(metrics["ece"].get("ci95"))
+        except (KeyError, TypeError, ValueError) as exc:
             raise RunFolderError(f"{run.metrics_file}: unreadable calibration ({exc!r})") from exc
     else:
         if not run.predictions_file.exists():
@@ -108,22 +152,64 @@ def reliability_table(metrics: dict[str, Any], run: RunDir) -> dict[str, Any] | 
             resamples=0,
         )
         bins = [
-            (b.lo, b.hi, b.confidence, b.accuracy.value, b.count) for b in result.bins if b.count
+            (b.lo, b.hi, b.confidence, b.accuracy.value, b.count, b.accuracy.ci95)
+            for b in result.bins
+            if b.count
         ]
-        ece = result.ece
-    lower, upper, confidence, accuracy, counts = (list(col) for col in zip(*bins, strict=True))
+        ece, ece_ci = result.ece, None  # not bootstrapped here: the report says so
+    columns = (list(col) for col in zip(*bins, strict=True))
+    lower, upper, confidence, accuracy, counts, accuracy_ci = columns
     return {
         "lower": lower,
         "upper": upper,
         "confidence": confidence,
         "accuracy": accuracy,
         "counts": counts,
+        "accuracy_ci": accuracy_ci,
         "ece": ece,
+        "ece_ci": ece_ci,
         "n": sum(counts),
     }
 
 
-def _accuracy_dots(bars: list[plots.Bar], overall: Card | None) -> str:
+def _few_images_note(run: RunDir, n: int) -> str:
+    """Below :data:`MIN_CALIBRATION_IMAGES`, the ECE a perfectly calibrated model would score on
+    as many images with the same confidences: the noise floor the run's ECE is to be read against."""
+    from reassess.metrics.calibration import MIN_CALIBRATION_IMAGES, calibrated_ece_floor
+
+    if n >= MIN_CALIBRATION_IMAGES or not run.predictions_file.exists():
+        return ""
+    predictions = run.read_predictions()
+    known = predictions.labels >= 0
+    if predictions.probs is None or not known.any():
+        return ""
+    mean, p95 = calibrated_ece_floor(predictions.probs[known, 0])
+    return (
+        f" Too few images to judge calibration: on {n:,} images a perfectly calibrated model with "
+        f"these confidences scores an ECE of {100 * mean:.1f}% on average (95th percentile "
+        f"{100 * p95:.1f}%)."
+    )
+
+
+def _finite_interval(ci: Any) -> tuple[float, float] | None:
+    """A stored ``[lo, hi]`` as floats, or None when absent or not finite (no bootstrap)."""
+    if ci is None:
+        return None
+    lo, hi = (float("nan") if v is None else float(v) for v in ci)
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+
+
+def _bin_interval(accuracy: dict[str, Any], count: int) -> tuple[float, float]:
+    """A bin's stored 95% interval, or the Clopper-Pearson one of its accuracy and count."""
+    stored = _finite_interval(accuracy.get("ci95"))
+    if stored is not None:
+        return stored
+    if count == 0:
+        return (float("nan"), float("nan"))
+    return clopper_pearson(round(accuracy["value"] * count), count)
+
+
+def _accuracy_dots(bars: list[plots.Bar], overall: Card | None):
     return plots.interval_dots(
         bars,
         xlabel=ACCURACY_AXIS,
@@ -145,10 +231,11 @@ def run_figures(
     figures = []
     analyze_hint = f"run reassess analyze {run.path}"
 
+    name = run.path.name
     fig = Figure("categories", "Mistakes by category")
     if mistakes and mistakes.analysed and mistakes.categories:
         rows = [(c, mistakes.severities[c]) for c, _ in mistakes.categories]
-        fig.src = plots.category_bars(rows, total)
+        _draw(fig, plots.category_bars(rows, total), name)
         fig.caption = (
             f"{mistakes.total:,} top-1 mistakes on {total:,} images, sorted into the categories of "
             '"When does dough become a bagel?" (Vasudevan et al. 2022).'
@@ -162,9 +249,20 @@ def run_figures(
     if not bars and per_class:
         bars = superclass_bars(per_class)
         source = "per_class.csv, grouped by coarse WordNet superclass"
-    if bars:
-        fig.src = _accuracy_dots(bars, overall)
+    shown = [b for b in bars if (b.n or 0) >= MIN_SUPERCLASS_SUPPORT]
+    if shown:
+        _draw(fig, _accuracy_dots(shown, overall), name)
         fig.caption = f"Single-label top-1 accuracy per superclass, lowest first (from {source})."
+        if len(shown) < len(bars):
+            fig.caption += (
+                f" {len(bars) - len(shown)} superclass(es) with fewer than "
+                f"{MIN_SUPERCLASS_SUPPORT} images left out."
+            )
+    elif bars:
+        fig.reason = (
+            f"every superclass has fewer than {MIN_SUPERCLASS_SUPPORT} images "
+            f"({len(bars)} left out): too few for an accuracy"
+        )
     else:
         fig.reason = "no per-class table (per_class.csv) in the run folder"
     figures.append(fig)
@@ -172,7 +270,8 @@ def run_figures(
     fig = Figure("imagenet_x", "ImageNet-X: error ratio per factor")
     bars = imagenet_x_bars(analysis)
     if bars:
-        fig.src = plots.ratio_bars(bars, xlabel="error ratio  (1 - acc on factor) / (1 - acc)")
+        drawn = plots.ratio_bars(bars, xlabel="error ratio  (1 - acc on factor) / (1 - acc)")
+        _draw(fig, drawn, name)
         fig.caption = (
             "How much more often the model errs on images annotated with each ImageNet-X factor "
             "(Idrissi et al. 2023) than overall; above 1 = harder."
@@ -186,17 +285,27 @@ def run_figures(
     fig = Figure("reliability", "Reliability diagram")
     table = reliability_table(metrics, run)
     if table is not None:
-        fig.src = plots.reliability_diagram(
+        drawn = plots.reliability_diagram(
             table["lower"],
             table["upper"],
             table["confidence"],
             table["accuracy"],
             table["counts"],
             table["ece"],
+            accuracy_ci=table["accuracy_ci"],
+            ece_ci=table["ece_ci"],
         )
+        _draw(fig, drawn, name)
         fig.caption = (
             f"Single-label top-1 accuracy against top-1 confidence on {table['n']:,} images "
-            "(equal-width bins; empty bins left out); ECE as in Guo et al. 2017."
+            "(equal-width bins; empty bins left out; whiskers: 95% Clopper-Pearson intervals of "
+            "each bin's accuracy); ECE as in Guo et al. 2017"
+            + (
+                ", with a bootstrap 95% interval over images."
+                if table["ece_ci"]
+                else "; metrics.json holds no interval for it (rerun reassess metrics)."
+            )
+            + _few_images_note(run, table["n"])
         )
     else:
         fig.reason = "the run stored no probabilities (only class indices)"
@@ -206,7 +315,7 @@ def run_figures(
     if per_class:
         median = float(np.median([r["support"] for r in per_class]))
         if median >= MIN_CLASS_SUPPORT:
-            fig.src = _accuracy_dots(worst_class_bars(per_class, WORST_CLASSES), overall)
+            _draw(fig, _accuracy_dots(worst_class_bars(per_class, WORST_CLASSES), overall), name)
             fig.caption = "Classes with the lowest single-label top-1 accuracy (per_class.csv)."
         else:
             fig.reason = (
@@ -223,23 +332,51 @@ def _point(run: RunView, x: Card, y: Card) -> plots.Point:
     return plots.Point(run.model, x.value, y.value, x.ci, y.ci)
 
 
+BASELINE_SHIFT = "imagenetv2"  # the testbed's shift whose test set is ImageNetV2 MatchedFrequency
+BASELINE_DATA = "imagenetv2-matched-frequency"
+
+
+def imagenetv2_baseline() -> tuple[plots.Curve, tuple[np.ndarray, np.ndarray, str]]:
+    """The ImageNetV2 vs ImageNet trend of timm's standard models (logit-linear fit) and the
+    models themselves, from :mod:`reassess.analysis.testbed` (Recht et al. 2019's "line")."""
+    from reassess.analysis.robustness import fit_baseline
+    from reassess.analysis.testbed import load_testbed
+
+    _, acc_in, acc_shift = load_testbed().pairs(BASELINE_SHIFT)
+    fit = fit_baseline(acc_in, acc_shift, space="logit", n_bootstrap=0)
+    grid = np.linspace(0.005, 0.995, 400)
+    curve = plots.Curve(
+        f"testbed baseline, top-1 ({fit.space} fit, {fit.n_models:,} standard models)",
+        grid,
+        np.asarray(fit.predict(grid)),
+    )
+    return curve, (acc_in, acc_shift, "timm testbed: standard models")
+
+
 def comparison_figures(runs: list[RunView]) -> list[Figure]:
-    """Scatter plots across runs: ReaL / multi-label vs top-1, and ImageNetV2 vs ImageNet."""
+    """Scatter plots across runs: ReaL / multi-label vs top-1 (one panel per test set), and
+    ImageNetV2 vs ImageNet with the testbed's baseline (one panel per ImageNetV2 variant)."""
     figures = []
     fig = Figure("vs_top1", "ReaL and multi-label accuracy against top-1")
-    series: dict[str, list[plots.Point]] = {"ReaL top-1": [], "Multi-label top-1": []}
-    for run in runs:
-        top1 = run.card("top1")
-        for slot, name in (("real", "ReaL top-1"), ("multilabel", "Multi-label top-1")):
-            if top1 and (other := run.card(slot)):
-                series[name].append(_point(run, top1, other))
-    if any(series.values()):
-        fig.src = plots.scatter_against(
-            series, xlabel="single-label top-1 (%)", ylabel="accuracy with multi-labels (%)"
+    panels = []
+    for title, members in data_groups(runs):
+        series: dict[str, list[plots.Point]] = {"ReaL top-1": [], "Multi-label top-1": []}
+        for run in members:
+            top1 = run.card("top1")
+            for slot, label in (("real", "ReaL top-1"), ("multilabel", "Multi-label top-1")):
+                if top1 and (other := run.card(slot)):
+                    series[label].append(_point(run, top1, other))
+        if any(series.values()):
+            panels.append(plots.Panel(title, series))
+    if panels:
+        drawn = plots.scatter_panels(
+            panels, xlabel="single-label top-1 (%)", ylabel="accuracy with multi-labels (%)"
         )
+        _draw(fig, drawn, "comparison")
+        fig.wide = len(panels) > 1
         fig.caption = (
-            "Each point is a run; bars are 95% intervals. Above the diagonal, the single label "
-            "undercounts the model."
+            f"Each point is a run, one panel per test set ({len(panels)}); bars are 95% "
+            "intervals. Above the diagonal, the single label undercounts the model."
         )
     else:
         fig.reason = "no run has ReaL or multi-label accuracy next to top-1"
@@ -247,25 +384,50 @@ def comparison_figures(runs: list[RunView]) -> list[Figure]:
 
     fig = Figure("v2_vs_val", "ImageNetV2 against ImageNet")
     pairs = v2_pairs(runs)
-    single = [
-        _point(val, val.card("top1"), v2.card("top1"))
-        for val, v2 in pairs
-        if val.card("top1") and v2.card("top1")
-    ]
-    multi = [
-        _point(val, val.card("real"), v2.card("multilabel"))
-        for val, v2 in pairs
-        if val.card("real") and v2.card("multilabel")
-    ]
-    if single or multi:
-        fig.src = plots.scatter_against(
-            {"single-label top-1": single, "ReaL (val) vs multi-label (V2)": multi},
-            xlabel="ImageNet val accuracy (%)",
-            ylabel="ImageNetV2 accuracy (%)",
+    by_variant: dict[str, list[tuple[RunView, RunView]]] = {}
+    for val, v2 in pairs:
+        by_variant.setdefault(v2.data_name, []).append((val, v2))
+    panels, baseline_shown = [], False
+    for variant, members in by_variant.items():
+        single = [
+            _point(val, val.card("top1"), v2.card("top1"))
+            for val, v2 in members
+            if val.card("top1") and v2.card("top1")
+        ]
+        multi = [
+            _point(val, val.card("real"), v2.card("multilabel"))
+            for val, v2 in members
+            if val.card("real") and v2.card("multilabel")
+        ]
+        if not (single or multi):
+            continue
+        curve = cloud = None
+        if variant == BASELINE_DATA:
+            curve, cloud = imagenetv2_baseline()
+            baseline_shown = True
+        panels.append(
+            plots.Panel(
+                variant,
+                {"single-label top-1": single, "ReaL (val) vs multi-label (V2)": multi},
+                curve=curve,
+                cloud=cloud,
+            )
         )
+    if panels:
+        drawn = plots.scatter_panels(
+            panels, xlabel="ImageNet val accuracy (%)", ylabel="ImageNetV2 accuracy (%)"
+        )
+        _draw(fig, drawn, "comparison")
+        fig.wide = len(panels) > 1
         fig.caption = (
             f"{len(pairs)} model(s) with runs on both, paired by model spec. The gap to the "
-            "diagonal is the V2 drop, with single labels and with multi-labels."
+            "diagonal is the V2 drop, with single labels and with multi-labels"
+            + (
+                "; the solid line is the top-1 trend of timm's standard ImageNet-1k models "
+                "(as reassess robustness fits it): above it, more robust than accuracy predicts."
+                if baseline_shown
+                else "; the testbed baseline exists for MatchedFrequency only."
+            )
         )
     else:
         fig.reason = "no model has runs on both ImageNet val and ImageNetV2"

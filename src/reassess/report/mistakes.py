@@ -3,7 +3,10 @@
 The rows are those of ``mistakes.parquet`` (read by :meth:`reassess.store.run.RunDir.read_mistakes`,
 columns as :func:`reassess.analysis.mistakes.classify_mistakes` writes them) when the run is
 analysed, else the images whose top-1 differs from the single label in the stored predictions.
-Categories carry the analysis' own titles and order.
+Categories carry the analysis' own titles and order. Where the run folder holds a review database
+(``RUNDIR/review.sqlite``, written by ``reassess review``), each reviewed mistake also carries the
+reviewers' verdict, severity and notes, and the view counts how often they agree with the
+automatic category.
 """
 
 from __future__ import annotations
@@ -15,9 +18,21 @@ from typing import Any
 
 import numpy as np
 
+from reassess.analysis.severity import SEVERITIES
 from reassess.datasets.image_files import ImageResolver
 from reassess.report.images import thumbnail_uri
 from reassess.report.view import MistakeRow, MistakesView
+from reassess.review.store import (
+    MISTAKE_VERDICTS,
+    NOT_A_MISTAKE,
+    PROBLEMATIC,
+    VERDICT_TITLES,
+    VERDICTS,
+    Review,
+    ReviewError,
+    read_reviews,
+    run_review_db,
+)
 from reassess.runs import dataset_index
 from reassess.store.predictions import Predictions
 from reassess.store.run import RunDir
@@ -27,6 +42,9 @@ NOT_ANALYSED = "not analysed"
 FACTORS_COLUMN = "imagenet_x_factors"
 #: ``progress(description, total)`` returns ``advance(n)`` (the CLI's progress bars).
 Progress = Callable[[str, int], Callable[[int], None]]
+#: Automatic categories read on the reviewers' scale: a known label error is no model mistake,
+#: and "unexplained" (no rule applies) is the reviewers' "major" (far from every valid label).
+REVIEW_EQUIVALENT = {"known_label_error": NOT_A_MISTAKE, "unexplained": "major"}
 
 
 def category_title(key: str | None) -> str:
@@ -79,6 +97,7 @@ def rows_from_table(table: Any, names: tuple[str, ...]) -> list[MistakeRow]:
                 confidence=record["confidence"],
                 evidence=record["evidence"] or "",
                 factors=", ".join(f.replace("_", " ") for f in factors),
+                category_key=record["category"],
             )
         )
     return rows
@@ -136,13 +155,75 @@ def valid_labels_from_sets(
     return out
 
 
+def _most_common(values: list[str]) -> list[str]:
+    """The values tied for the most votes, in the order of :data:`VERDICTS` (then as given)."""
+    counts = Counter(values)
+    top = max(counts.values())
+    order = {v: i for i, v in enumerate(VERDICTS)}
+    return sorted((v for v, n in counts.items() if n == top), key=lambda v: order.get(v, -1))
+
+
+def attach_reviews(
+    rows: list[MistakeRow], reviews: dict[str, list[Review]]
+) -> tuple[int, tuple[int, int], tuple[int, int]]:
+    """Fill each reviewed row's verdict, severity and notes from ``reviews`` (by sample id).
+
+    Several reviewers: the verdict most of them gave (a tie shows all, ``A / B``), the severity
+    most of the mistake verdicts gave, every note. Returns the rows reviewed, and (agree, of)
+    for analysed rows with a single majority verdict: the same category as the automatic one
+    (read on the reviewers' scale, :data:`REVIEW_EQUIVALENT`), and the same answer to "is it a
+    mistake at all?" (problematic images left out).
+    """
+    reviewed, same, same_of, mistake, mistake_of = 0, 0, 0, 0, 0
+    for row in rows:
+        group = reviews.get(row.sample_id)
+        if not group:
+            continue
+        reviewed += 1
+        verdicts = _most_common([r.verdict for r in group])
+        severities = [r.severity for r in group if r.verdict in MISTAKE_VERDICTS and r.severity]
+        row.reviewers = len(group)
+        row.review_verdict = " / ".join(VERDICT_TITLES.get(v, v) for v in verdicts)
+        row.review_severity = " / ".join(_most_common(severities)) if severities else ""
+        row.review_tone = (
+            "none"
+            if verdicts == [NOT_A_MISTAKE]
+            else row.review_severity
+            if row.review_severity in SEVERITIES
+            else "unknown"
+        )
+        row.review_note = "; ".join(f"{r.reviewer}: {r.note}" for r in group if r.note.strip())
+        if row.category_key is None or len(verdicts) != 1:
+            continue
+        verdict = verdicts[0]
+        automatic = REVIEW_EQUIVALENT.get(row.category_key, row.category_key)
+        row.review_agrees = verdict == automatic
+        same += row.review_agrees
+        same_of += 1
+        if verdict != PROBLEMATIC:
+            mistake += (verdict in MISTAKE_VERDICTS) == (automatic != NOT_A_MISTAKE)
+            mistake_of += 1
+    return reviewed, (same, same_of), (mistake, mistake_of)
+
+
+def run_reviews(run: RunDir) -> tuple[dict[str, list[Review]], str]:
+    """The reviews in the run's review database (none if it has none), and where they came from."""
+    path = run_review_db(run.path)
+    try:
+        reviews = read_reviews(path)
+    except ReviewError as exc:
+        return {}, f"reviews not shown: {exc}"
+    return (reviews or {}), (path.name if reviews else "")
+
+
 def select_mistakes(rows: list[MistakeRow], limit: int) -> list[MistakeRow]:
-    """Up to ``limit`` mistakes, taken in turn from each category, most confident first."""
+    """Up to ``limit`` mistakes, taken in turn from each category, reviewed then most confident
+    first."""
     by_category: dict[str, list[MistakeRow]] = {}
     for row in rows:
         by_category.setdefault(row.category, []).append(row)
     queues = [
-        sorted(group, key=lambda r: (-(r.confidence or 0.0), r.sample_id))
+        sorted(group, key=lambda r: (not r.review_verdict, -(r.confidence or 0.0), r.sample_id))
         for _, group in sorted(by_category.items(), key=lambda kv: category_rank(kv[0]))
     ]
     chosen: list[MistakeRow] = []
@@ -188,7 +269,10 @@ def mistakes_view(
     progress: Progress | None = None,
 ) -> MistakesView:
     """The mistakes part of a run: counts per category and severity, the rows shown with their
-    valid labels and, where the images are found, thumbnails."""
+    valid labels, the reviewers' verdicts where the run has a review database and, where the
+    images are found, thumbnails."""
+    reviews, review_source = run_reviews(run)
+    reviewed, same_category, same_mistake = attach_reviews(all_rows, reviews)
     counts = Counter(r.category for r in all_rows)
     categories = sorted(counts.items(), key=lambda kv: (category_rank(kv[0]), -kv[1]))
     severities: dict[str, Counter] = {}
@@ -207,6 +291,10 @@ def mistakes_view(
         rows=shown,
         source=source,
         analysed=analysed,
+        reviewed=reviewed,
+        review_source=review_source,
+        review_same_category=same_category if same_category[1] else None,
+        review_same_mistake=same_mistake if same_mistake[1] else None,
     )
     root = images or _recorded_root(info)
     if root is not None and shown:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from reassess.metrics.compare import p_value_text
 from reassess.metrics.suite import MetricOptions
 from reassess.report.cards import metric_title, percent
 from reassess.report.mistakes import Progress
+from reassess.report.tables import paired_csv
 from reassess.report.view import PairedTest, RunView
 from reassess.runs import compare_runs, recorded_expert_file
 from reassess.store.run import RunDir
@@ -44,9 +46,9 @@ def paired_options(a: RunDir, b: RunDir) -> MetricOptions:
     )
 
 
-def _p_value(p: float) -> str:
-    """An exact p-value for display; below double precision it is shown as a bound."""
-    return "p < 1e-300" if p < 1e-300 else f"p = {p:.2g}"
+def _p_value(mcnemar: dict[str, Any]) -> str:
+    """McNemar's exact p-value for display; one that underflows is shown as a power of ten."""
+    return p_value_text(mcnemar["p_value"], mcnemar.get("log10_p"))
 
 
 def paired_rows(result: dict[str, Any]) -> list[dict[str, str]]:
@@ -64,7 +66,7 @@ def paired_rows(result: dict[str, Any]) -> list[dict[str, str]]:
                 "A − B (pp)": f"{100 * entry['difference']:+.2f}",
                 "95% CI (paired bootstrap)": f"{100 * lo:+.2f} to {100 * hi:+.2f}",
                 "McNemar A-only / B-only, p": (
-                    f"{mcnemar['a_only']:,} / {mcnemar['b_only']:,}, {_p_value(mcnemar['p_value'])}"
+                    f"{mcnemar['a_only']:,} / {mcnemar['b_only']:,}, {_p_value(mcnemar)}"
                     if mcnemar
                     else "–"
                 ),
@@ -98,7 +100,9 @@ def paired_tests(
             notes.append(f"{a.title} vs {b.title}: not paired ({exc})")
         else:
             resamples = result.get("bootstrap", {}).get("resamples")
-            tests.append(PairedTest(a.title, b.title, paired_rows(result), resamples))
+            tests.append(
+                PairedTest(a.title, b.title, paired_rows(result), resamples, csv=paired_csv(result))
+            )
         if tick:
             tick(1)
     return tests, notes

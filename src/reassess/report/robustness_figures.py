@@ -7,7 +7,6 @@ returns a matplotlib Figure (no pyplot state) that :func:`save_figure` writes.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ from reassess.store.atomic import atomic_write
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from reassess.analysis.robustness import BaselineFit
+    from reassess.analysis.robustness import BaselineFit, PiecewiseFit
     from reassess.analysis.scaling import FamilyFit
 
 
@@ -43,10 +42,34 @@ def _axis_scale(ax, space: str, which: str) -> None:
     axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
 
 
+def _run_interval(acc: float, n: int | None) -> tuple[float, float]:
+    """95% Clopper-Pearson interval of a run's accuracy from its n (the point itself without n)."""
+    from reassess.metrics.stats import clopper_pearson
+
+    if not n:
+        return acc, acc
+    return clopper_pearson(min(max(round(acc * n), 0), n), int(n))
+
+
+def _limits(values: np.ndarray, intervals: list, below: float, above: float) -> tuple[float, float]:
+    """Axis limits around the testbed points (with margins) that keep every run's interval whole.
+
+    Points set them within [0.5%, 99.5%]; a run's interval may widen them up to [0.01%, 99.99%],
+    the most a T-scaled axis shows (an interval ending at exactly 0 or 1 is cut there).
+    """
+    lo = max(float(values.min()) - below, 0.005) if values.size else 0.5
+    hi = min(float(values.max()) + above, 0.995) if values.size else 0.5
+    ends = np.array([v for ci in intervals for v in ci], dtype=np.float64)
+    if ends.size:
+        lo = min(lo, max(float(ends.min()) - 0.005, 1e-4))
+        hi = max(hi, min(float(ends.max()) + 0.0005, 1 - 1e-4))
+    return lo, hi
+
+
 def plot_effective_robustness(
-    fit: BaselineFit,
+    fit: BaselineFit | PiecewiseFit,
     reference: tuple[np.ndarray, np.ndarray],
-    runs: list[tuple[str, float, float]] | None = None,
+    runs: list[tuple] | None = None,
     *,
     shift_title: str = "shifted test set",
     in_title: str = "ImageNet",
@@ -56,12 +79,16 @@ def plot_effective_robustness(
 
     ``reference`` are the (acc_in, acc_shift) of the models the baseline was fitted on,
     ``others`` optionally the testbed models left out of it (extra data, interventions), and
-    ``runs`` (label, acc_in, acc_shift) the user's models, highlighted. Returns a matplotlib
+    ``runs`` (label, acc_in, acc_shift[, n_in, n_shift]) the user's models, highlighted, with 95%
+    Clopper-Pearson error bars on both accuracies when their n are given. A piecewise fit
+    (ImageNet-A) is drawn as its two lines with the breakpoint dotted. Returns a matplotlib
     Figure (no pyplot state); save it with :func:`save_figure`.
     """
     import matplotlib
     from matplotlib.figure import Figure
 
+    runs = [tuple(r) + (None,) * (5 - len(r)) for r in runs or []]
+    bars = [(_run_interval(r[1], r[3]), _run_interval(r[2], r[4])) for r in runs]
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(6.0, 4.8))
         ax = fig.add_subplot()
@@ -76,19 +103,52 @@ def plot_effective_robustness(
             label=f"standard models (n={fit.n_models})",
         )
         points = [np.asarray(reference[0])] + ([np.asarray(others[0])] if others else [])
-        points += [np.array([r[1] for r in runs or []])]
         everything = np.concatenate([p for p in points if p.size])
-        lo, hi = (
-            max(float(everything.min()) - 0.03, 0.005),
-            min(float(everything.max()) + 0.02, 0.995),
-        )
-        grid = np.linspace(lo, hi, 200)
-        ax.plot(grid, fit.predict(grid), color=BLUE, lw=1.4, label=f"baseline ({fit.space} fit)")
-        if fit.boot_slopes.size:
-            band_lo, band_hi = fit.band(grid)
-            ax.fill_between(grid, band_lo, band_hi, color=BLUE, alpha=0.2, lw=0, label="95% band")
-        ax.plot(grid, grid, color=GREY, lw=0.8, ls="--", label="y = x")
-        for i, (label, acc_in, acc_shift) in enumerate(runs or []):
+        lo, hi = _limits(everything, [x_ci for x_ci, _ in bars], below=0.03, above=0.02)
+        breakpoint = getattr(fit, "breakpoint", None)
+        if breakpoint is None or not lo < breakpoint < hi:
+            pieces = [np.linspace(lo, hi, 200)]
+        else:
+            pieces = [np.linspace(lo, breakpoint, 100), np.linspace(breakpoint, hi, 100)]
+            pieces[0] = pieces[0][:-1]  # the point at the breakpoint belongs to the upper piece
+        label = f"baseline ({fit.space} fit)" if breakpoint is None else "baseline (two-piece fit)"
+        for i, grid in enumerate(pieces):
+            ax.plot(grid, fit.predict(grid), color=BLUE, lw=1.4, label=label if i == 0 else None)
+            if fit.n_bootstrap:
+                band_lo, band_hi = fit.band(grid)
+                ax.fill_between(
+                    grid,
+                    band_lo,
+                    band_hi,
+                    color=BLUE,
+                    alpha=0.2,
+                    lw=0,
+                    label="95% band" if i == 0 else None,
+                )
+        if len(pieces) == 2:
+            ax.axvline(
+                breakpoint,
+                color=GREY,
+                lw=0.8,
+                ls=":",
+                label=f"breakpoint ({100 * breakpoint:.2f}%)",
+            )
+        ax.plot([lo, hi], [lo, hi], color=GREY, lw=0.8, ls="--", label="y = x")
+        for i, ((label, acc_in, acc_shift, _, _), (x_ci, y_ci)) in enumerate(
+            zip(runs, bars, strict=True)
+        ):
+            ax.errorbar(
+                [acc_in],
+                [acc_shift],
+                xerr=[[max(acc_in - x_ci[0], 0)], [max(x_ci[1] - acc_in, 0)]],
+                yerr=[[max(acc_shift - y_ci[0], 0)], [max(y_ci[1] - acc_shift, 0)]],
+                fmt="none",
+                ecolor=VERMILION,
+                elinewidth=0.9,
+                capsize=2,
+                zorder=4,
+                label="95% CI (Clopper-Pearson)" if i == 0 and any(r[3] for r in runs) else None,
+            )
             ax.scatter(
                 [acc_in],
                 [acc_shift],
@@ -109,20 +169,61 @@ def plot_effective_robustness(
         _axis_scale(ax, fit.space, "x")
         _axis_scale(ax, fit.space, "y")
         ax.set_xlim(lo, hi)
-        ys = np.concatenate([np.asarray(reference[1])] + [np.array([r[2] for r in runs or []])])
-        ax.set_ylim(max(float(ys.min()) - 0.02, 0.005), min(max(float(ys.max()) + 0.03, hi), 0.995))
+        y_lo, y_hi = _limits(np.asarray(reference[1]), [y_ci for _, y_ci in bars], 0.02, 0.03)
+        ax.set_ylim(y_lo, max(y_hi, min(hi, 0.995)))
         ax.set_xlabel(f"{plain(in_title)} top-1 ({fit.space} scale)")
         ax.set_ylabel(f"{plain(shift_title)} top-1 ({fit.space} scale)")
-        ax.set_title(
-            f"{plain(shift_title)} vs {plain(in_title)}: T(y) = {fit.slope:.3f} T(x) "
-            f"{'+' if fit.intercept >= 0 else '-'} {abs(fit.intercept):.3f}, R² = {fit.r2:.3f}"
-        )
+        ax.set_title(_fit_title(fit, plain(shift_title), plain(in_title)))
         ax.legend(loc="upper left")
         fig.tight_layout()
     return fig
 
 
+def _fit_title(fit: BaselineFit | PiecewiseFit, shift_title: str, in_title: str) -> str:
+    def line(f: BaselineFit) -> str:
+        sign = "+" if f.intercept >= 0 else "-"
+        return f"{f.slope:.3f} T(x) {sign} {abs(f.intercept):.3f}"
+
+    if getattr(fit, "breakpoint", None) is None:
+        return f"{shift_title} vs {in_title}: T(y) = {line(fit)}, R² = {fit.r2:.3f}"
+    return (
+        f"{shift_title} vs {in_title}: T(y) = {line(fit.below)} below "
+        f"{100 * fit.breakpoint:.2f}%,\n{line(fit.above)} above, R² = {fit.r2:.3f}"
+    )
+
+
 # --- scaling laws -------------------------------------------------------------------------------
+
+
+def family_colours(names) -> dict[str, str]:
+    """A colour per family that stays the same across runs and plots: picked by name, not order.
+
+    Each name (in sorted order) takes the palette slot its CRC-32 points to, or the next free one
+    if an earlier name holds it, so a family keeps its colour whatever else is plotted beside it
+    unless two names collide. Past the eight palette colours, matplotlib's tab20 takes over.
+    """
+    import zlib
+
+    from matplotlib import colormaps
+
+    palette = [BLUE, VERMILION, GREEN, ORANGE, PURPLE, SKY, "#000000", "#8C6D1F"]
+    names = sorted(set(names))
+    if len(names) > len(palette):
+        palette += [colormaps["tab20"](i / 20) for i in range(20)]
+    taken: dict[int, str] = {}
+    out = {}
+    for name in names:
+        slot = zlib.crc32(name.encode("utf-8")) % len(palette)
+        while slot in taken:
+            slot = (slot + 1) % len(palette)
+        taken[slot] = name
+        colour = palette[slot]
+        out[name] = colour if isinstance(colour, str) else _hex(colour)
+    return out
+
+
+def _hex(rgba) -> str:
+    return "#" + "".join(f"{round(255 * v):02X}" for v in rgba[:3])
 
 
 def plot_scaling(
@@ -131,20 +232,27 @@ def plot_scaling(
     xlabel: str = "compute",
     target: float | None = None,
     crossings_at: list[float] | None = None,
+    colours: dict[str, str] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Error vs scale on log-log axes: all points, the Pareto fronts, fits with bootstrap bands,
-    held-out points and crossings. Returns a matplotlib Figure (save with ``save_figure``)."""
+    held-out points and crossings. Returns a matplotlib Figure (save with ``save_figure``).
+
+    ``colours`` maps family to colour (default :func:`family_colours`, stable across plots);
+    the legend sits right of the axes so it never hides a point. ``title`` names the task.
+    """
     import matplotlib
     from matplotlib.figure import Figure
 
-    colours = [BLUE, VERMILION, GREEN, ORANGE, PURPLE, SKY]
+    colours = {**family_colours(fits), **(colours or {})}
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(6.4, 4.6))
+        fig = Figure(figsize=(8.6, 4.6))
         ax = fig.add_subplot()
         all_x = np.concatenate([f.x for f in fits.values()])
         right = max(float(all_x.max()) * 30, target or 0, max(crossings_at or [0]) * 2)
         grid = np.logspace(np.log10(all_x.min()), np.log10(right), 300)
-        for colour, (name, fit) in zip(itertools.cycle(colours), fits.items()):
+        for name, fit in fits.items():
+            colour = colours[name]
             other = ~fit.front
             ax.scatter(fit.x[other], fit.error[other], s=8, color=colour, alpha=0.25, lw=0)
             ax.scatter(
@@ -192,8 +300,13 @@ def plot_scaling(
         ax.set_yscale("log")
         ax.set_xlabel(plain(xlabel))
         ax.set_ylabel("error (1 - accuracy)")
-        ax.set_title("Scaling laws fitted on the Pareto front (95% bootstrap bands)")
-        ax.legend(loc="lower left", fontsize=7)
+        ax.set_title(
+            (f"{plain(title)}: " if title else "")
+            + "scaling laws fitted on the "
+            + ("binned " if all(f.pareto == "binned" for f in fits.values()) else "")
+            + "Pareto front (95% bootstrap bands)"
+        )
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7)
         fig.tight_layout()
     return fig
 

@@ -44,6 +44,9 @@ class Figure:
     caption: str = ""
     src: str | None = None
     reason: str = ""
+    png: str | None = None  # the same plot as a 200 dpi PNG data URI, for the download link
+    filename: str = ""  # download name without suffix, e.g. "resnet50-imagenet-val-reliability"
+    wide: bool = False  # several panels: shown across the whole row
 
 
 @dataclass
@@ -69,6 +72,13 @@ class MistakeRow:
     evidence: str
     factors: str = ""  # ImageNet-X factors of the image, when mistakes.parquet has them
     thumbnail: str | None = None
+    category_key: str | None = None  # the analysis' category key (None: not analysed)
+    review_verdict: str = ""  # the reviewers' verdict title (majority), "" if not reviewed
+    review_severity: str = ""  # the reviewers' severity of a mistake verdict
+    review_tone: str = ""  # the chip's colour: a severity, "none" (not a mistake) or "unknown"
+    review_note: str = ""  # the reviewers' notes, "reviewer: note; ..."
+    reviewers: int = 0  # how many reviewed it
+    review_agrees: bool | None = None  # the review's verdict is the automatic category
 
 
 @dataclass
@@ -82,6 +92,16 @@ class MistakesView:
     source: str  # where the rows came from, in words
     analysed: bool
     images_note: str = ""
+    reviewed: int = 0  # mistakes with a review in the run's review database
+    review_source: str = ""  # the review database read, or why it could not be
+    #: reviewed, analysed mistakes the review puts in the automatic category: (agree, of)
+    review_same_category: tuple[int, int] | None = None
+    #: the same on "is it a mistake at all?" (problematic images left out): (agree, of)
+    review_same_mistake: tuple[int, int] | None = None
+
+    @property
+    def has_reviews(self) -> bool:
+        return any(r.review_verdict for r in self.rows)
 
     @property
     def has_thumbnails(self) -> bool:
@@ -119,6 +139,8 @@ class RunView:
     mistakes: MistakesView | None
     metrics: dict[str, Any] = field(repr=False, default_factory=dict)
     forgiven: Card | None = None
+    #: table name (``metrics``, ``ladder``, ``mistake_counts``, ``mistakes``) -> CSV data URI
+    downloads: dict[str, str] = field(repr=False, default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -136,6 +158,7 @@ class PairedTest:
     b: str
     rows: list[dict[str, str]]
     resamples: int | None = None
+    csv: str = field(repr=False, default="")  # the rows as numbers, a CSV data URI
 
 
 @dataclass
@@ -150,3 +173,4 @@ class ReportView:
     figures: list[Figure]
     paired: list[PairedTest]
     paired_notes: list[str]
+    leaderboard_csv: str = field(repr=False, default="")  # a CSV data URI, long form

@@ -44,23 +44,16 @@ from reassess.review.store import (
     NOT_A_MISTAKE,
     PROBLEMATIC,
     SEVERITIES,
+    VERDICT_TITLES,
     VERDICTS,
     Review,
     ReviewError,
     ReviewStore,
     check_reviewer,
+    run_review_db,
 )
 
 LOCAL_HOST_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-VERDICT_TITLES = {
-    NOT_A_MISTAKE: "Not a mistake",
-    "fine_grained": "Fine-grained",
-    "fine_grained_oov": "Fine-grained, OOV",
-    "spurious_correlation": "Spurious correlation",
-    "non_prototypical": "Non-prototypical",
-    "major": "Major mistake",
-    PROBLEMATIC: "Problematic image",
-}
 VERDICT_HELP = {
     NOT_A_MISTAKE: "The prediction is a valid label for the image: the model is right, the single label is not.",
     "fine_grained": "The prediction is a close relative of a valid label (two dog breeds, two snakes).",
@@ -594,7 +587,7 @@ def open_review(
                 f"{run_dirs[0]}: the run records no existing image folder; pass --images PATH"
             )
         images = Path(root)
-    store = ReviewStore(db if db is not None else default_db(run_dirs[0]))
+    store = ReviewStore(db if db is not None else run_review_db(run_dirs[0]))
     models = ", ".join(review_set.models)
     return ReviewApp(
         review_set=review_set,
@@ -603,8 +596,3 @@ def open_review(
         allow_remote=allow_remote,
         title=f"{models} on {review_set.dataset}",
     )
-
-
-def default_db(run_dir: Path) -> Path:
-    """Where a run's reviews are kept unless ``--db`` says otherwise."""
-    return Path(run_dir) / "review.sqlite"

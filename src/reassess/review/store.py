@@ -40,6 +40,17 @@ MISTAKE_VERDICTS = (
     "major",
 )
 VERDICTS = (NOT_A_MISTAKE, *MISTAKE_VERDICTS, PROBLEMATIC)
+VERDICT_TITLES = {
+    NOT_A_MISTAKE: "Not a mistake",
+    "fine_grained": "Fine-grained",
+    "fine_grained_oov": "Fine-grained, OOV",
+    "spurious_correlation": "Spurious correlation",
+    "non_prototypical": "Non-prototypical",
+    "major": "Major mistake",
+    PROBLEMATIC: "Problematic image",
+}
+#: Where a run's reviews are kept unless ``--db`` says otherwise: ``RUNDIR/review.sqlite``.
+DB_FILE_NAME = "review.sqlite"
 MAX_NOTE = 5000
 MAX_LABELS = 100
 
@@ -294,3 +305,39 @@ class ReviewStore:
         with self._connect() as db:
             rows = db.execute("SELECT * FROM history ORDER BY id").fetchall()
         return [dict(r) for r in rows]
+
+
+def run_review_db(run_dir: Path | str) -> Path:
+    """The review database of a run folder by convention (``RUNDIR/review.sqlite``)."""
+    return Path(run_dir) / DB_FILE_NAME
+
+
+def read_reviews(path: Path | str) -> dict[str, list[Review]] | None:
+    """Current reviews grouped by sample id, read without writing; None when there is no file.
+
+    For readers such as the report: unlike :class:`ReviewStore` it never creates the database,
+    its folder or its tables. A file that is not a review database raises :class:`ReviewError`.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+        try:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None or row[0] != str(SCHEMA_VERSION):
+                found = None if row is None else row[0]
+                raise ReviewError(
+                    f"{path}: review database schema {found}, this reassess reads {SCHEMA_VERSION}"
+                )
+            rows = db.execute("SELECT * FROM reviews ORDER BY sample_id, reviewer").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise ReviewError(f"{path}: not a reassess review database ({exc})") from exc
+    grouped: dict[str, list[Review]] = {}
+    for row in rows:
+        review = Review.from_row(row)
+        grouped.setdefault(review.sample_id, []).append(review)
+    return grouped

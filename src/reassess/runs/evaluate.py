@@ -93,16 +93,13 @@ def evaluate(
     of the model's own data config; both are recorded in run.json, and a run is resumed only with
     the same ones.
     """
-    from reassess.inference.runner import (
-        RunInterrupted,
-        environment_info,
-        resolve_device,
-        run_inference,
-    )
+    from reassess.inference.accel import check_device
+    from reassess.inference.runner import RunInterrupted, environment_info, run_inference
     from reassess.models.registry import create_model, model_families
 
     if model.partition(":")[0] not in model_families():
         create_model(model)  # raises the error listing accepted specs
+    device = check_device(options.device)
     dataset = parse_data_spec(data)
     if not dataset.has_images:
         raise RunError(f"data spec {data!r} names no image folder; e.g. imagenet-val:/data/val")
@@ -138,7 +135,6 @@ def evaluate(
         for line in loaded.details.get("summary", []):
             notify(line)
         load_seconds = time.perf_counter() - load_start
-        device = resolve_device(options.device)
         info.update(model=loaded.describe(), preprocessing=loaded.data_config)
         run.write_run(info)
 

@@ -79,7 +79,11 @@ def read_models_file(path: Path) -> list[str]:
     Every spec's family is checked here, so a typo fails at once, naming the file and line;
     whether a model actually loads (weights, checkpoint) is found out when its pairs run.
     """
-    from reassess.models.registry import ModelSpecError, accepted_model_specs, model_families
+    from reassess.models.registry import (
+        ModelSpecError,
+        model_families,
+        unknown_model_spec_message,
+    )
 
     path = Path(path)
     if not path.is_file():
@@ -91,10 +95,7 @@ def read_models_file(path: Path) -> list[str]:
         if not spec:
             continue
         if spec.partition(":")[0] not in families:
-            raise ModelSpecError(
-                f"{path} line {number}: unknown model spec {spec!r}; accepted: "
-                f"{accepted_model_specs()}"
-            )
+            raise ModelSpecError(f"{path} line {number}: {unknown_model_spec_message(spec)}")
         if spec not in specs:
             specs.append(spec)
     if not specs:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -79,6 +80,32 @@ def _resolve_device(name: str | None) -> str:
     return name
 
 
+def open_clip_weights(arch: str, pretrained: str, spec: str):
+    """Where open_clip takes ``arch@pretrained``'s weights from, as its ``download_pretrained``
+    resolves them (hub repo first, else the URL into ~/.cache/clip); None for a local file."""
+    import open_clip
+    from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
+
+    from reassess.models.hub import Weights
+
+    hint = f"or pass a weights file: open_clip:{arch}@/path/to/weights.bin"
+    if arch.startswith("hf-hub:"):
+        repo = arch[len("hf-hub:") :].split("@")[0]
+        names = (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)
+        return Weights(spec, repo, names, required=("open_clip_config.json",), hint=hint)
+    cfg = open_clip.get_pretrained_cfg(arch, pretrained) if pretrained else {}
+    if not cfg or "file" in cfg:
+        return None
+    if cfg.get("hf_hub"):
+        repo, filename = os.path.split(cfg["hf_hub"])
+        names = (filename,) if filename else (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)
+        return Weights(spec, repo, names, hint=hint)
+    if cfg.get("url"):
+        cache = Path("~/.cache/clip").expanduser() / os.path.basename(cfg["url"])
+        return Weights(spec, url=cfg["url"], url_cache=cache, hint=hint)
+    return None
+
+
 def load_open_clip(argument: str, spec: str, device: str) -> ClipBackbone:
     """``ARCH@PRETRAINED`` through ``open_clip.create_model_and_transforms`` (tag or local file).
 
@@ -140,10 +167,15 @@ def load_open_clip(argument: str, spec: str, device: str) -> ClipBackbone:
             pretrained = str(path)
             weights = str(path)
             identity.append(_file_identity(path))
+    from reassess.models.hub import WeightsUnavailable, hub_weights
+
     try:
-        model, _, _ = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained or None, device=device
-        )
+        with hub_weights(open_clip_weights(arch, pretrained, spec)):
+            model, _, _ = open_clip.create_model_and_transforms(
+                name, pretrained=pretrained or None, device=device
+            )
+    except WeightsUnavailable:
+        raise
     except (RuntimeError, OSError, ValueError, KeyError, pickle.UnpicklingError) as exc:
         message = _first_line(exc)
         if "download" in message.lower() or "hf hub" in message.lower():
@@ -225,10 +257,25 @@ def load_hf_clip(argument: str, spec: str, device: str) -> ClipBackbone:
     if local.is_dir():
         repo = str(local)
         identity = [_file_identity(f) for f in sorted(local.iterdir()) if f.is_file()]
+    from reassess.models.hub import Weights, WeightsUnavailable, hub_weights
+
+    weights = None
+    if not local.is_dir() and "/" in repo:
+        names = (
+            "model.safetensors",
+            "model.safetensors.index.json",
+            "pytorch_model.bin",
+            "pytorch_model.bin.index.json",
+        )
+        hint = "or pass a folder saved with save_pretrained"
+        weights = Weights(spec, repo, names, required=("config.json",), hint=hint)
     try:
-        model = transformers.CLIPModel.from_pretrained(repo)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(repo)
-        processor = transformers.AutoImageProcessor.from_pretrained(repo)
+        with hub_weights(weights):
+            model = transformers.CLIPModel.from_pretrained(repo)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(repo)
+            processor = transformers.AutoImageProcessor.from_pretrained(repo)
+    except WeightsUnavailable:
+        raise
     except (OSError, ValueError) as exc:
         raise ModelSpecError(
             f"could not load hf-clip model {repo!r} ({_first_line(exc)}); offline, pass a local "
