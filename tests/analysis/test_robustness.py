@@ -22,26 +22,29 @@ from tests.conftest import SHARED_DATA
 TIMM = SHARED_DATA / "timm-results"
 
 
-def _independent_v2_pairs():
-    """(ImageNet, V2) top-1 of standard models, read straight from timm's CSVs (or the shipped
-    copy when ../shared is absent) with the csv module, joined on model and image size."""
+def _independent_pairs(timm_file: str, column: str):
+    """(ImageNet, shift) top-1 of standard models, read straight from timm's CSVs (or the shipped
+    copy's ``column`` when ../shared is absent) with the csv module, joined on model and image size."""
 
     def read(name):
         with open(TIMM / name, newline="") as f:
             return {(r["model"], r["img_size"]): float(r["top1"]) for r in csv.DictReader(f)}
 
     if TIMM.exists():
-        val = read("results-imagenet.csv")
-        v2 = read("results-imagenetv2-matched-frequency.csv")
+        val, shifted = read("results-imagenet.csv"), read(timm_file)
     else:
         with gzip.open(data_file("timm_testbed.csv.gz"), "rt") as f:
             rows = list(csv.DictReader(f))
         val = {(r["model"], r["img_size"]): float(r["imagenet"]) for r in rows if r["imagenet"]}
-        v2 = {(r["model"], r["img_size"]): float(r["imagenetv2"]) for r in rows if r["imagenetv2"]}
-    keys = [k for k in val if k in v2 and standard_model_rule(k[0]) is None]
+        shifted = {(r["model"], r["img_size"]): float(r[column]) for r in rows if r[column]}
+    keys = [k for k in val if k in shifted and standard_model_rule(k[0]) is None]
     x = np.array([val[k] for k in keys]) / 100
-    y = np.array([v2[k] for k in keys]) / 100
+    y = np.array([shifted[k] for k in keys]) / 100
     return x, y
+
+
+def _independent_v2_pairs():
+    return _independent_pairs("results-imagenetv2-matched-frequency.csv", "imagenetv2")
 
 
 def test_v2_baseline_matches_an_independent_least_squares_fit():
@@ -339,24 +342,9 @@ def test_robustness_command_fits_imagenet_a_in_two_pieces_by_default(tmp_path):
 
 
 def _independent_real_fit():
-    """(slope, intercept) of logit(ReaL) on logit(ImageNet) over standard models, read with the
-    csv module from timm's CSVs (or the shipped copy) and numpy.polyfit."""
-    if TIMM.exists():
-
-        def read(name):
-            with open(TIMM / name, newline="") as f:
-                return {(r["model"], r["img_size"]): float(r["top1"]) for r in csv.DictReader(f)}
-
-        val, real = read("results-imagenet.csv"), read("results-imagenet-real.csv")
-    else:
-        with gzip.open(data_file("timm_testbed.csv.gz"), "rt") as f:
-            rows = list(csv.DictReader(f))
-        val = {(r["model"], r["img_size"]): float(r["imagenet"]) for r in rows if r["imagenet"]}
-        real = {(r["model"], r["img_size"]): float(r["real"]) for r in rows if r["real"]}
-    keys = [k for k in val if k in real and standard_model_rule(k[0]) is None]
-    x = np.array([val[k] for k in keys]) / 100
-    y = np.array([real[k] for k in keys]) / 100
-    return np.polyfit(logit(x), logit(y), 1), len(keys)
+    """(slope, intercept) of logit(ReaL) on logit(ImageNet) over standard models (numpy.polyfit)."""
+    x, y = _independent_pairs("results-imagenet-real.csv", "real")
+    return np.polyfit(logit(x), logit(y), 1), len(x)
 
 
 def test_real_shift_uses_the_val_run_alone(paired_runs, tmp_path):
