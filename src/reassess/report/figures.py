@@ -36,6 +36,12 @@ def _draw(fig: Figure, drawn, name: str) -> None:
     fig.filename = download_name(name, fig.key)
 
 
+def _draw_panels(fig: Figure, panels: list[plots.Panel], xlabel: str, ylabel: str) -> None:
+    """A comparison scatter, one panel per test set; several panels span the report's width."""
+    _draw(fig, plots.scatter_panels(panels, xlabel=xlabel, ylabel=ylabel), "comparison")
+    fig.wide = len(panels) > 1
+
+
 def download_name(*parts: str) -> str:
     """A file name for a figure download: the parts joined by '-', in safe characters.
 
@@ -369,11 +375,7 @@ def comparison_figures(runs: list[RunView]) -> list[Figure]:
         if any(series.values()):
             panels.append(plots.Panel(title, series))
     if panels:
-        drawn = plots.scatter_panels(
-            panels, xlabel="single-label top-1 (%)", ylabel="accuracy with multi-labels (%)"
-        )
-        _draw(fig, drawn, "comparison")
-        fig.wide = len(panels) > 1
+        _draw_panels(fig, panels, "single-label top-1 (%)", "accuracy with multi-labels (%)")
         fig.caption = (
             f"Each point is a run, one panel per test set ({len(panels)}); bars are 95% "
             "intervals. Above the diagonal, the single label undercounts the model."
@@ -414,11 +416,7 @@ def comparison_figures(runs: list[RunView]) -> list[Figure]:
             )
         )
     if panels:
-        drawn = plots.scatter_panels(
-            panels, xlabel="ImageNet val accuracy (%)", ylabel="ImageNetV2 accuracy (%)"
-        )
-        _draw(fig, drawn, "comparison")
-        fig.wide = len(panels) > 1
+        _draw_panels(fig, panels, "ImageNet val accuracy (%)", "ImageNetV2 accuracy (%)")
         fig.caption = (
             f"{len(pairs)} model(s) with runs on both, paired by model spec. The gap to the "
             "diagonal is the V2 drop, with single labels and with multi-labels"

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from reassess.analysis.severity import SEVERITIES
 from reassess.metrics.stats import clopper_pearson
 from reassess.report.cards import iter_numbers, metric_title
 from reassess.report.view import Card, LadderStep, MistakesView, RunView
@@ -71,7 +72,6 @@ def ladder_csv(steps: list[LadderStep]) -> str:
 
 def mistake_counts_csv(mistakes: MistakesView) -> str:
     """Mistakes per category: the count, its share of all mistakes (with interval), severities."""
-    severities = ("minor", "borderline", "major")
     rows = []
     for title, count in mistakes.categories:
         lo, hi = clopper_pearson(count, mistakes.total)
@@ -85,10 +85,10 @@ def mistake_counts_csv(mistakes: MistakesView) -> str:
                 mistakes.total,
                 lo,
                 hi,
-                *(by_severity.get(s, 0) for s in severities),
+                *(by_severity.get(s, 0) for s in SEVERITIES),
             )
         )
-    header = ("category", "mistakes", "share_of_mistakes", "n", "lo", "hi", *severities)
+    header = ("category", "mistakes", "share_of_mistakes", "n", "lo", "hi", *SEVERITIES)
     return csv_uri(header, rows)
 
 
